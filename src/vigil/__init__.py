@@ -1,0 +1,3 @@
+"""Vigil: a real-time risk engine for payment platforms."""
+
+__version__ = "0.1.0"
