@@ -69,7 +69,7 @@ class TableSpec:
         return {c.name: POLARS_DTYPE[c.kind] for c in self.columns}
 
 
-S, T, I, B, F = Kind.STRING, Kind.TIMESTAMP, Kind.INT, Kind.BOOL, Kind.FLOAT
+S, T, N, B = Kind.STRING, Kind.TIMESTAMP, Kind.INT, Kind.BOOL
 
 CHANNELS = frozenset({"card", "wallet", "transfer", "qr", "cash_in", "cash_out"})
 ACCOUNT_KINDS = frozenset({"person", "business", "merchant"})
@@ -105,7 +105,7 @@ TRANSACTIONS = TableSpec(
         Column("ts", T),
         Column("payer_id", S),
         Column("payee_id", S),
-        Column("amount", I, positive=True),
+        Column("amount", N, positive=True),
         Column("currency", S),
         Column("channel", S, choices=CHANNELS),
         Column("jurisdiction", S),
@@ -129,7 +129,7 @@ ACCOUNTS = TableSpec(
         Column("name", S, required=False),
         Column("country", S),
         Column("created_at", T),
-        Column("kyc_level", I, required=False),
+        Column("kyc_level", N, required=False),
         Column("sector", S, required=False),
     ),
     key="account_id",
@@ -142,7 +142,7 @@ CLAIMS = TableSpec(
         Column("ts", T),
         Column("policy_id", S),
         Column("claimant_id", S),
-        Column("amount", I, positive=True),
+        Column("amount", N, positive=True),
         Column("currency", S),
         Column("provider_id", S, required=False),
         Column("phone", S, required=False),
@@ -161,8 +161,8 @@ BUSINESSES = TableSpec(
         Column("sector", S),
         Column("country", S),
         Column("founded_at", T),
-        Column("employees", I, required=False),
-        Column("annual_revenue", I, required=False),
+        Column("employees", N, required=False),
+        Column("annual_revenue", N, required=False),
         Column("currency", S),
     ),
     key="business_id",
@@ -174,7 +174,7 @@ TRADE = TableSpec(
         Column("supplier_id", S),
         Column("buyer_id", S),
         Column("ts", T),
-        Column("amount", I, positive=True),
+        Column("amount", N, positive=True),
         Column("currency", S),
     ),
 )
@@ -185,9 +185,9 @@ LOANS = TableSpec(
         Column("loan_id", S),
         Column("business_id", S),
         Column("issued_at", T),
-        Column("amount", I, positive=True),
+        Column("amount", N, positive=True),
         Column("currency", S),
-        Column("term_days", I),
+        Column("term_days", N),
         Column("defaulted", B, required=False, label=True),
         Column("defaulted_at", T, required=False, label=True),
     ),
