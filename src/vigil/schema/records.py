@@ -136,6 +136,8 @@ class Decision:
     model_bundle_version: str | None
     degraded: bool
     latency_us: dict[str, int]
+    #: hits of a shadow rule pack: recorded for comparison, never enforced
+    shadow_reasons: list[Reason] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:

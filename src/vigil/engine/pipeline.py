@@ -1,0 +1,246 @@
+"""``decide(transaction)``: features, rules, model and policy within a deadline.
+
+Layers run in a fixed order and each has a latency budget. Python cannot pre-empt a running
+layer, so the deadline is enforced at layer boundaries: a layer is skipped when the time left
+is less than its budget, and a layer that overran its budget marks the decision degraded. The
+feature layer is never skipped, because the state it updates must see every payment. A skipped
+model falls back to the training base rate plus the rules, so a payment is never blocked on a
+slow model.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from vigil.engine.explain import describe
+from vigil.engine.policy import SEVERITY, Policy
+from vigil.features.online import OnlineFeatures
+from vigil.models.attribution import PathAttribution
+from vigil.models.bundle import BundleError, ModelBundle
+from vigil.money import to_usd_cents
+from vigil.rules.registry import RuleRegistry
+from vigil.schema.records import Decision, Reason, Transaction
+
+FIELDS = tuple(name for name in Transaction.__slots__ if name != "extra")
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """Microseconds per layer and for the whole decision."""
+
+    rules_us: int = 300
+    model_us: int = 600
+    deadline_us: int = 5_000
+    top_reasons: int = 3
+    idempotency_cache: int = 1_000_000
+
+
+@dataclass
+class _Scored:
+    """What the layers said about one payment before the policy speaks."""
+
+    txn: Transaction
+    vector: list[float]
+    hits: list
+    shadow_hits: list
+    pack_version: str | None
+    latency: dict[str, int]
+    degraded: bool
+    started: int
+
+
+class Engine:
+    def __init__(
+        self,
+        features: OnlineFeatures,
+        rules: RuleRegistry,
+        bundle: ModelBundle | None,
+        policy: Policy | None = None,
+        budgets: Budgets | None = None,
+    ):
+        self.features = features
+        self.rules = rules
+        self.policy = policy or Policy()
+        self.budgets = budgets or Budgets()
+        self._decided: OrderedDict[str, Decision] = OrderedDict()
+        self._lock = threading.Lock()
+        self._model: tuple[ModelBundle, PathAttribution] | None = None
+        if bundle is not None:
+            self.swap_bundle(bundle)
+
+    # ---- models -----------------------------------------------------------------------------
+
+    def swap_bundle(self, bundle: ModelBundle) -> None:
+        """Replace the live model atomically; decisions in flight finish on the old one."""
+        if bundle.features != self.features.names:
+            raise BundleError(
+                f"bundle {bundle.version} was trained on other features than this engine computes "
+                f"(spec {bundle.spec_fingerprint}, engine {self.features.fingerprint})"
+            )
+        self._model = (bundle, PathAttribution(bundle.booster))
+
+    @property
+    def bundle(self) -> ModelBundle | None:
+        return self._model[0] if self._model else None
+
+    # ---- decisions --------------------------------------------------------------------------
+
+    def decide(self, txn: Transaction | Mapping[str, Any]) -> Decision:
+        """Adjudicate one payment; a repeated ``txn_id`` gets its first decision back."""
+        if not isinstance(txn, Transaction):
+            txn = Transaction.from_mapping(txn)
+        with self._lock:  # state updates are per payment and in arrival order
+            known = self._decided.get(txn.txn_id)
+            if known is not None:
+                return known
+            scored = self._layers(txn)
+            model = self._model
+            p_model, model_us, skipped = self._score_one(scored, model)
+            decision = self._finish(scored, p_model, model_us, skipped, model)
+            self._remember(decision)
+            return decision
+
+    def decide_batch(self, txns: Sequence[Transaction]) -> list[Decision]:
+        """Replay path: state walks the payments one by one, the model scores them together.
+
+        The result equals calling :meth:`decide` on each payment in order (the model does not
+        feed back into state), but one LightGBM call per batch instead of one per payment.
+        """
+        with self._lock:
+            fresh = [t for t in txns if t.txn_id not in self._decided]
+            scored = [self._layers(t) for t in fresh]
+            model = self._model
+            if model is not None and scored:
+                started = time.perf_counter_ns()
+                matrix = np.asarray([s.vector for s in scored], dtype=np.float64)
+                probabilities = model[0].scores(matrix)
+                each_us = (time.perf_counter_ns() - started) // 1_000 // len(scored)
+            else:
+                probabilities, each_us = [math.nan] * len(scored), 0
+            for s, p in zip(scored, probabilities, strict=True):
+                self._remember(self._finish(s, float(p), each_us, model is None, model))
+            return [self._decided[t.txn_id] for t in txns]
+
+    def feedback(self, txn_id: str, is_fraud: bool) -> bool:
+        """A chargeback or an analyst's verdict; False if the payment is unknown to the state."""
+        with self._lock:
+            return self.features.observe_label(txn_id, is_fraud)
+
+    # ---- layers -----------------------------------------------------------------------------
+
+    def _layers(self, txn: Transaction) -> _Scored:
+        started = time.perf_counter_ns()
+        vector = self.features.process(txn)
+        after_features = time.perf_counter_ns()
+        latency = {"features": (after_features - started) // 1_000}
+        degraded = False
+        hits: list = []
+        shadow_hits: list = []
+        pack_version = None
+        budgets = self.budgets
+        if budgets.deadline_us - latency["features"] >= budgets.rules_us:
+            context = {
+                n: (None if v != v else v) for n, v in zip(self.features.names, vector, strict=True)
+            }
+            for name in FIELDS:
+                context[name] = getattr(txn, name)
+            pack = self.rules.active(txn.jurisdiction, txn.ts)
+            pack_version = pack.version
+            hits = pack.evaluate(context, txn.ts)
+            shadow = self.rules.shadow(txn.jurisdiction, txn.ts)
+            if shadow is not None:
+                shadow_hits = shadow.evaluate(context, txn.ts)
+            latency["rules"] = (time.perf_counter_ns() - after_features) // 1_000
+            degraded = latency["rules"] > budgets.rules_us
+        else:
+            latency["rules"] = 0
+            degraded = True
+        return _Scored(txn, vector, hits, shadow_hits, pack_version, latency, degraded, started)
+
+    def _score_one(
+        self, scored: _Scored, model: tuple[ModelBundle, PathAttribution] | None
+    ) -> tuple[float, int, bool]:
+        elapsed_us = (time.perf_counter_ns() - scored.started) // 1_000
+        if model is None or self.budgets.deadline_us - elapsed_us < self.budgets.model_us:
+            return math.nan, 0, True
+        started = time.perf_counter_ns()
+        p = float(model[0].scores(np.asarray([scored.vector], dtype=np.float64))[0])
+        return p, (time.perf_counter_ns() - started) // 1_000, False
+
+    def _finish(
+        self,
+        scored: _Scored,
+        p_model: float,
+        model_us: int,
+        skipped: bool,
+        model: tuple[ModelBundle, PathAttribution] | None,
+    ) -> Decision:
+        started = time.perf_counter_ns()
+        txn = scored.txn
+        degraded = scored.degraded or (skipped and model is not None)
+        degraded = degraded or model_us > self.budgets.model_us
+        base = p_model
+        if base != base:  # no model score: the base rate the bundle was trained on, or none
+            base = model[0].metrics.get("validation_fraud_rate", 0.0) if model else 0.0
+        keep = 1.0 - base
+        floor = "approve"
+        reasons: list[Reason] = []
+        for hit in scored.hits:
+            keep *= 1.0 - hit.weight
+            if hit.action in SEVERITY and SEVERITY[hit.action] > SEVERITY[floor]:
+                floor = hit.action
+            reasons.append(Reason("rules", hit.code, hit.detail, hit.weight))
+        score = min(1.0, max(0.0, 1.0 - keep))
+        amount_usd = to_usd_cents(txn.amount, txn.currency) / 100.0
+        account = self.features.accounts.get(txn.payer_id)
+        segment = account.kind if account is not None else "default"
+        outcome = self.policy.decide(score, amount_usd, segment, floor)
+        if outcome.action != "approve" and model is not None and not skipped:
+            reasons.extend(self._model_reasons(scored.vector, model[1]))
+        if outcome.budget_limited:
+            reasons.append(Reason("policy", "review_budget", "review budget reached", 0.0))
+        latency = dict(scored.latency)
+        latency["model"] = model_us
+        latency["policy"] = (time.perf_counter_ns() - started) // 1_000
+        latency["total"] = (time.perf_counter_ns() - scored.started) // 1_000
+        return Decision(
+            txn_id=txn.txn_id,
+            decided_at=datetime.now(UTC),
+            action=outcome.action,
+            score=score,
+            reasons=reasons,
+            jurisdiction=txn.jurisdiction,
+            rule_pack_version=scored.pack_version,
+            model_bundle_version=model[0].version if model else None,
+            degraded=degraded,
+            latency_us=latency,
+            shadow_reasons=[
+                Reason("shadow", h.code, h.detail, h.weight) for h in scored.shadow_hits
+            ],
+        )
+
+    def _model_reasons(self, vector: list[float], attribution: PathAttribution) -> list[Reason]:
+        contributions = attribution(np.asarray(vector, dtype=np.float64))
+        top = np.argsort(-contributions)[: self.budgets.top_reasons]
+        names = self.features.names
+        return [
+            Reason(
+                "model", names[i], describe(names[i], vector[i]), round(float(contributions[i]), 4)
+            )
+            for i in top
+            if contributions[i] > 0
+        ]
+
+    def _remember(self, decision: Decision) -> None:
+        self._decided[decision.txn_id] = decision
+        if len(self._decided) > self.budgets.idempotency_cache:
+            self._decided.popitem(last=False)

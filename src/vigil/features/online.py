@@ -1,0 +1,341 @@
+"""The one feature path: per-event features from entity state, then the state update.
+
+Serving calls :meth:`OnlineFeatures.process` once per payment; training replays history through
+the very same method (:mod:`vigil.features.replay`), so a model is trained on exactly the numbers
+it will see live. Features are read *before* the event updates the state: an event sees only
+what came before it, and labels only once their ``label_ts`` has passed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from vigil.features.accounts import AccountBook
+from vigil.features.spec import (
+    BUCKETS_PER_WINDOW,
+    CONTEXT_FEATURES,
+    ROLES,
+    UPDATED_FLOWS,
+    WINDOWS,
+    FeatureSpec,
+    default_spec,
+)
+from vigil.features.state import Flow
+from vigil.features.stores.base import StateStore, TxnKeys
+from vigil.features.stores.memory import MemoryStateStore
+from vigil.money import MINOR_UNIT_EXPONENT, to_usd_cents
+from vigil.schema.records import Transaction
+from vigil.schema.tables import CHANNELS
+
+NAN = math.nan
+DAY = 86_400
+
+CHANNEL_CODE = {name: float(i) for i, name in enumerate(sorted(CHANNELS))}
+KIND_CODE = {"person": 0.0, "business": 1.0, "merchant": 2.0}
+#: UTC offsets in hours of the markets Vigil knows; others are read in UTC.
+UTC_OFFSET_HOURS = {"CN": 8, "HK": 8, "SG": 8, "MY": 8, "PH": 8, "ID": 7, "TH": 7, "VN": 7}
+JURISDICTION_CODE = {code: float(i) for i, code in enumerate(sorted(UTC_OFFSET_HOURS))}
+
+
+@dataclass(frozen=True, slots=True)
+class _RoleReader:
+    """Everything to read for one role, with the vector positions to write it to."""
+
+    role: str
+    flow_kind: str
+    windows: tuple[tuple[str, int, int, int, int, int], ...]  # window, pos count/sum/mean/max
+    distinct: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...]  # field, spans, positions
+    novelty: tuple[tuple[str, int], ...]
+    history: int  # first position of the History block, or -1
+
+
+class OnlineFeatures:
+    """Feature vectors for transactions, one at a time, from a :class:`StateStore`."""
+
+    def __init__(
+        self,
+        spec: FeatureSpec | None = None,
+        store: StateStore | None = None,
+        accounts: AccountBook | None = None,
+    ):
+        self.spec = spec or default_spec()
+        self.store: StateStore = store if store is not None else MemoryStateStore()
+        self.accounts = accounts or AccountBook.empty()
+        self.names = self.spec.names()
+        self.fingerprint = self.spec.fingerprint()
+        self._index = {name: i for i, name in enumerate(self.names)}
+        self._layouts = self._flow_layouts()
+        self._readers = self._compile_readers()
+        self._pos_in_sum_24h = self._index.get("payer_in_sum_24h", -1)
+        # Context values are computed in CONTEXT_FEATURES order (the ratio, last, comes later).
+        self._context_positions = [self._index[name] for name in CONTEXT_FEATURES[:-1]]
+
+    # ---- plan -------------------------------------------------------------------------------
+
+    def _flow_layouts(self) -> dict[str, tuple[dict[str, tuple[int, int]], tuple[str, ...]]]:
+        """For each flow kind (e.g. ``acct:in``), the windows and remembered fields it keeps."""
+        windows: dict[str, dict[str, tuple[int, int]]] = {}
+        seen: dict[str, dict[str, None]] = {}
+        for role in set(ROLES):
+            kind = _flow_kind(role)
+            windows.setdefault(kind, {})
+            seen.setdefault(kind, {})
+        for item in self.spec.windows:
+            kind = _flow_kind(item.role)
+            for w in item.windows:
+                span = WINDOWS[w]
+                windows[kind][w] = (span, max(1, span // BUCKETS_PER_WINDOW))
+        for item in (*self.spec.distinct, *self.spec.novelty):
+            seen[_flow_kind(item.role)][item.of] = None
+        return {kind: (windows[kind], tuple(seen[kind])) for kind in windows}
+
+    def _compile_readers(self) -> tuple[_RoleReader, ...]:
+        pos = self._index
+        readers = []
+        for role in ROLES:
+            win = tuple(
+                (
+                    w,
+                    pos.get(f"{role}_count_{w}", -1),
+                    pos.get(f"{role}_sum_{w}", -1),
+                    pos.get(f"{role}_mean_{w}", -1),
+                    pos.get(f"{role}_max_{w}", -1),
+                    0,
+                )
+                for item in self.spec.windows
+                if item.role == role
+                for w in item.windows
+            )
+            distinct = tuple(
+                (
+                    item.of,
+                    tuple(WINDOWS[w] for w in item.windows),
+                    tuple(pos[n] for n in item.names()),
+                )
+                for item in self.spec.distinct
+                if item.role == role
+            )
+            novelty = tuple(
+                (item.of, pos[item.names()[0]]) for item in self.spec.novelty if item.role == role
+            )
+            history = next(
+                (pos[item.names()[0]] for item in self.spec.history if item.role == role), -1
+            )
+            if win or distinct or novelty or history >= 0:
+                readers.append(_RoleReader(role, _flow_kind(role), win, distinct, novelty, history))
+        return tuple(readers)
+
+    # ---- per event --------------------------------------------------------------------------
+
+    def process(self, txn: Transaction) -> list[float]:
+        """Features of ``txn`` from the state before it, then ``txn`` recorded into the state."""
+        now = int(txn.ts.timestamp())
+        amount = to_usd_cents(txn.amount, txn.currency)
+        values = _seen_values(txn)
+        keys = _flow_keys(txn)
+        flows = {
+            role: (self.store.get(key) if key is not None else None) for role, key in keys.items()
+        }
+        vector = self._context(txn, now, amount)
+        for reader in self._readers:
+            self._read_role(
+                reader,
+                keys[reader.role] is not None,
+                flows[reader.role],
+                now,
+                amount,
+                values,
+                vector,
+            )
+        if self._pos_in_sum_24h >= 0:
+            inflow = vector[self._pos_in_sum_24h]
+            vector[self._index["payer_in_ratio_24h"]] = amount / inflow if inflow > 0 else NAN
+        self._record(txn, now, amount, values, keys, flows)
+        return vector
+
+    def observe_label(self, txn_id: str, is_fraud: bool) -> bool:
+        """Credit a label to the entities of its transaction; False if the transaction is unknown
+        (never seen, or forgotten by eviction)."""
+        keys = self.store.recall(txn_id)
+        if keys is None:
+            return False
+        if is_fraud:
+            for key in (
+                f"acct:{keys.payer}:out",
+                f"acct:{keys.payee}:in",
+                None if keys.device is None else f"device:{keys.device}:out",
+                None if keys.ip is None else f"ip:{keys.ip}:out",
+            ):
+                flow = self.store.get(key) if key else None
+                if flow is not None:
+                    flow.fraud_labels += 1
+                    self.store.put(key, flow)
+        return True
+
+    def _context(self, txn: Transaction, now: int, amount: int) -> list[float]:
+        vector = [NAN] * len(self.names)
+        book = self.accounts
+        payer, payee = book.get(txn.payer_id), book.get(txn.payee_id)
+        offset = UTC_OFFSET_HOURS.get(txn.jurisdiction, 0) * 3_600
+        local = now + offset
+        usd = amount / 100.0
+        exponent = MINOR_UNIT_EXPONENT.get(txn.currency, 2)
+        major_step = 100 * 10**exponent
+        cross = (
+            float(txn.payer_country != txn.payee_country)
+            if txn.payer_country and txn.payee_country
+            else NAN
+        )
+        values = (
+            usd,
+            math.log1p(usd),
+            float(txn.amount % major_step == 0),
+            float(local // 3_600 % 24),
+            float((local // DAY + 3) % 7),
+            CHANNEL_CODE.get(txn.channel, NAN),
+            float(txn.mcc) if txn.mcc and txn.mcc.isdigit() else NAN,
+            JURISDICTION_CODE.get(txn.jurisdiction, NAN),
+            cross,
+            (
+                float(txn.payer_country != payer.country)
+                if payer is not None and txn.payer_country
+                else NAN
+            ),
+            (now - payer.created) / DAY if payer is not None else NAN,
+            (now - payee.created) / DAY if payee is not None else NAN,
+            payer.kyc_level if payer is not None else NAN,
+            payee.kyc_level if payee is not None else NAN,
+            KIND_CODE.get(payer.kind, NAN) if payer is not None else NAN,
+            KIND_CODE.get(payee.kind, NAN) if payee is not None else NAN,
+            float(txn.device_id is not None),
+            float(txn.ip is not None),
+        )
+        for position, value in zip(self._context_positions, values, strict=False):
+            vector[position] = value
+        return vector
+
+    def _read_role(
+        self,
+        reader: _RoleReader,
+        has_key: bool,
+        flow: Flow | None,
+        now: int,
+        amount: int,
+        values: dict[str, str | None],
+        vector: list[float],
+    ) -> None:
+        if not has_key:
+            return  # no device / IP on this payment: its features stay missing (NaN)
+        if flow is None:
+            _fill_new_entity(reader, vector)
+            return
+        for w, p_count, p_sum, p_mean, p_max, _ in reader.windows:
+            window = flow.windows[w]
+            window.expire(now)
+            if p_count >= 0:
+                vector[p_count] = float(window.count)
+            if p_sum >= 0:
+                vector[p_sum] = window.total / 100.0
+            if p_mean >= 0:
+                vector[p_mean] = window.total / window.count / 100.0 if window.count else NAN
+            if p_max >= 0:
+                vector[p_max] = window.peak / 100.0
+        for field, spans, positions in reader.distinct:
+            counts = flow.seen[field].distinct_since([now - span for span in spans])
+            for p, c in zip(positions, counts, strict=True):
+                vector[p] = float(c)
+        for field, p in reader.novelty:
+            value = values.get(field)
+            vector[p] = NAN if value is None else float(not flow.seen[field].knows(value))
+        if reader.history >= 0:
+            _history(flow, now, amount, vector, reader.history)
+
+    def _record(
+        self,
+        txn: Transaction,
+        now: int,
+        amount: int,
+        values: dict[str, str | None],
+        keys: dict[str, str | None],
+        flows: dict[str, Flow | None],
+    ) -> None:
+        cap = self.spec.seen_cap
+        for role in UPDATED_FLOWS:
+            key = keys[role]
+            if key is None:
+                continue
+            flow = flows[role]
+            if flow is None:
+                windows, seen = self._layouts[_flow_kind(role)]
+                flow = Flow(windows, seen, cap)
+            flow.record(now, amount, values)
+            self.store.put(key, flow)
+        self.store.remember(
+            txn.txn_id, TxnKeys(now, txn.payer_id, txn.payee_id, txn.device_id, txn.ip)
+        )
+
+
+def _flow_kind(role: str) -> str:
+    namespace, _, direction = ROLES[role]
+    return f"{namespace}:{direction}"
+
+
+def _flow_keys(txn: Transaction) -> dict[str, str | None]:
+    return {
+        "payer": f"acct:{txn.payer_id}:out",
+        "payee": f"acct:{txn.payee_id}:in",
+        "payer_in": f"acct:{txn.payer_id}:in",
+        "device": None if txn.device_id is None else f"device:{txn.device_id}:out",
+        "ip": None if txn.ip is None else f"ip:{txn.ip}:out",
+        "pair": f"pair:{txn.payer_id}>{txn.payee_id}:out",
+    }
+
+
+def _seen_values(txn: Transaction) -> dict[str, str | None]:
+    return {
+        "payer_id": txn.payer_id,
+        "payee_id": txn.payee_id,
+        "device_id": txn.device_id,
+        "ip": txn.ip,
+        "ip_prefix": ip_prefix(txn.ip),
+        "payee_country": txn.payee_country,
+    }
+
+
+def ip_prefix(ip: str | None) -> str | None:
+    """The network an address sits in (/16 for IPv4, /48 for IPv6): a proxy for place."""
+    if ip is None:
+        return None
+    if ":" in ip:
+        return ":".join(ip.split(":")[:3])
+    return ".".join(ip.split(".")[:2])
+
+
+def _fill_new_entity(reader: _RoleReader, vector: list[float]) -> None:
+    """A never-seen entity has zero activity and everything is new; its history is unknown."""
+    for _, p_count, p_sum, _p_mean, p_max, _ in reader.windows:
+        for p in (p_count, p_sum, p_max):
+            if p >= 0:
+                vector[p] = 0.0
+    for _, _, positions in reader.distinct:
+        for p in positions:
+            vector[p] = 0.0
+    for _, p in reader.novelty:
+        vector[p] = 1.0
+    if reader.history >= 0:
+        vector[reader.history] = 0.0  # events; the rest of the block stays NaN
+        vector[reader.history + 5] = 0.0  # fraud labels
+
+
+def _history(flow: Flow, now: int, amount: int, vector: list[float], at: int) -> None:
+    n = flow.events
+    vector[at] = float(n)
+    vector[at + 1] = amount / (flow.total / n)
+    if n >= 2:
+        std = max(math.sqrt(flow.log_m2 / (n - 1)), 0.1)
+        vector[at + 2] = (math.log1p(amount) - flow.log_mean) / std
+    vector[at + 3] = float(now - flow.last)
+    vector[at + 4] = (now - flow.first) / DAY
+    vector[at + 5] = float(flow.fraud_labels)
+    vector[at + 6] = flow.fraud_labels / (n + 1)
