@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -14,14 +15,41 @@ app = typer.Typer(
     help="Vigil: a real-time risk engine for payment platforms.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
 console = Console()
+
+
+@app.callback()
+def main() -> None:
+    """Vigil: a real-time risk engine for payment platforms."""
+
+
+def _instant(value: str | None, option: str) -> datetime | None:
+    """A date or RFC 3339 time from the command line, in UTC."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"expected a date or time such as 2026-01-24 or 2026-01-24T08:00:00Z, got {value!r}",
+            param_hint=option,
+        ) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _fail(error: Exception) -> typer.Exit:
+    console.print(f"[red]error:[/red] {error}")
+    return typer.Exit(code=2)
 
 
 @app.command()
 def simulate(
     out: Annotated[Path, typer.Option(help="Folder to write the world's tables into.")],
-    accounts: Annotated[int, typer.Option(min=50, help="Number of accounts.")] = 20_000,
+    accounts: Annotated[
+        int, typer.Option(min=500, help="Number of accounts (at least 500).")
+    ] = 20_000,
     days: Annotated[int, typer.Option(min=1, help="Days of activity.")] = 30,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same files.")] = 7,
     fmt: Annotated[str, typer.Option("--format", help=f"One of {', '.join(FORMATS)}.")] = "parquet",
@@ -37,6 +65,103 @@ def simulate(
     )
     console.print(summary.render())
 
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option(help="World folder (schema.md tables).")],
+    out: Annotated[Path, typer.Option(help="Folder for the model bundle.")],
+    until: Annotated[str | None, typer.Option(help="Train on events before this date.")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+) -> None:
+    """Train every model layer on events before --until and write a bundle."""
+    from vigil.models.train import train_bundle
+
+    try:
+        bundle = train_bundle(
+            data, out, _instant(until, "--until"), progress=not quiet, console=console
+        )
+    except (ValueError, FileNotFoundError) as error:
+        raise _fail(error) from error
+    m = bundle.metrics
+    console.print(
+        f"bundle [bold]{bundle.version}[/bold] -> {out}\n"
+        f"validation AUPRC {m['validation_auprc']:.4f}, ROC AUC {m['validation_roc_auc']:.4f}, "
+        f"Brier {m['validation_brier_calibrated']:.5f} (raw {m['validation_brier_raw']:.5f})"
+    )
+
+
+@app.command()
+def replay(
+    data: Annotated[Path, typer.Option(help="World folder.")],
+    models: Annotated[Path, typer.Option(help="Model bundle folder.")],
+    out: Annotated[Path, typer.Option(help="Run folder for decisions.parquet and metrics.json.")],
+    start: Annotated[
+        str | None, typer.Option("--from", help="First event time (default: end of training).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+) -> None:
+    """Stream events through the real-time engine, labels hidden until their label_ts."""
+    from vigil.engine.replay import replay as run_replay
+    from vigil.evaluation.metrics import format_metrics
+
+    try:
+        summary = run_replay(data, models, out, _instant(start, "--from"), progress=not quiet)
+    except (ValueError, FileNotFoundError) as error:
+        raise _fail(error) from error
+    console.print(
+        f"decided {summary.decided:,} transactions in {summary.seconds:.1f} s "
+        f"({summary.per_second:,.0f}/s); {summary.labels_released:,} fraud labels released "
+        f"on time; run -> {out}"
+    )
+    metrics_file = out / "metrics.json"
+    if metrics_file.exists():
+        import json
+
+        console.print(format_metrics(json.loads(metrics_file.read_text())))
+
+
+@app.command()
+def evaluate(
+    run: Annotated[Path, typer.Option(help="Run folder written by `vigil replay`.")],
+    data: Annotated[Path, typer.Option(help="World folder with the labels.")],
+    review_budget: Annotated[
+        float, typer.Option(help="Share of traffic analysts can review.")
+    ] = 0.01,
+) -> None:
+    """AUPRC, ROC AUC, recall at 0.1% and 1% FPR, precision at budget, amount caught, per typology."""
+    from vigil.evaluation.metrics import evaluate_run, format_metrics
+
+    try:
+        metrics = evaluate_run(run, data, review_budget=review_budget)
+    except (ValueError, FileNotFoundError) as error:
+        raise _fail(error) from error
+    console.print(format_metrics(metrics))
+
+
+@app.command()
+def report(
+    run: Annotated[Path, typer.Argument(help="Run folder written by `vigil replay`.")],
+    data: Annotated[
+        Path | None, typer.Option(help="World folder, if the run has no labels.")
+    ] = None,
+) -> None:
+    """Write RUN/report.html: PR curve, score distributions, recall per typology, latency, reasons."""
+    from vigil.evaluation.report import write_report
+
+    try:
+        path = write_report(run, data)
+    except (ValueError, FileNotFoundError) as error:
+        raise _fail(error) from error
+    console.print(f"report -> {path}")
+
+
+def _register_subcommands() -> None:
+    from vigil.rules.cli import rules_app
+
+    app.add_typer(rules_app, name="rules", help="Rule packs: validate, backtest.")
+
+
+_register_subcommands()
 
 if __name__ == "__main__":
     app()

@@ -35,7 +35,7 @@ NEW_WORDS = {
 }
 CONTEXT_WORDS = {
     "amount_usd": "amount of US${v:,.2f}",
-    "log_amount_usd": "amount of US${e:,.2f}",
+    "log_amount_usd": "amount of US${v:,.2f}",
     "amount_round": "a round amount",
     "local_hour": "made at {v:02.0f}:00 local time",
     "day_of_week": "made on {day}",
@@ -76,8 +76,9 @@ def describe(feature: str, value: float) -> str:
     if value != value:  # NaN: missing
         return f"{feature.replace('_', ' ')} unknown"
     if feature in CONTEXT_WORDS:
-        day = DAYS[int(value) % 7]
-        return CONTEXT_WORDS[feature].format(v=value, e=math.expm1(value), day=day)
+        if feature == "log_amount_usd":
+            value = math.expm1(value)
+        return CONTEXT_WORDS[feature].format(v=value, day=DAYS[int(value) % 7])
     if m := _WINDOW_RE.match(feature):
         role, agg, window = m.groups()
         amount = {

@@ -127,7 +127,12 @@ class Engine:
             else:
                 probabilities, each_us = [math.nan] * len(scored), 0
             for s, p in zip(scored, probabilities, strict=True):
-                self._remember(self._finish(s, float(p), each_us, model is None, model))
+                decision = self._finish(s, float(p), each_us, model is None, model)
+                # In a batch the wall clock since this payment's start includes its neighbours'
+                # work; its own cost is the sum of its layers.
+                latency = decision.latency_us
+                latency["total"] = sum(latency[k] for k in ("features", "rules", "model", "policy"))
+                self._remember(decision)
             return [self._decided[t.txn_id] for t in txns]
 
     def feedback(self, txn_id: str, is_fraud: bool) -> bool:
@@ -188,18 +193,13 @@ class Engine:
         txn = scored.txn
         degraded = scored.degraded or (skipped and model is not None)
         degraded = degraded or model_us > self.budgets.model_us
-        base = p_model
-        if base != base:  # no model score: the base rate the bundle was trained on, or none
-            base = model[0].metrics.get("validation_fraud_rate", 0.0) if model else 0.0
-        keep = 1.0 - base
         floor = "approve"
         reasons: list[Reason] = []
         for hit in scored.hits:
-            keep *= 1.0 - hit.weight
             if hit.action in SEVERITY and SEVERITY[hit.action] > SEVERITY[floor]:
                 floor = hit.action
             reasons.append(Reason("rules", hit.code, hit.detail, hit.weight))
-        score = min(1.0, max(0.0, 1.0 - keep))
+        score = p_model if p_model == p_model else self._fallback_score(scored.hits, model)
         amount_usd = to_usd_cents(txn.amount, txn.currency) / 100.0
         account = self.features.accounts.get(txn.payer_id)
         segment = account.kind if account is not None else "default"
@@ -227,6 +227,20 @@ class Engine:
                 Reason("shadow", h.code, h.detail, h.weight) for h in scored.shadow_hits
             ],
         )
+
+    @staticmethod
+    def _fallback_score(hits: list, model: tuple[ModelBundle, PathAttribution] | None) -> float:
+        """Without a model score: the trained base rate, raised by each rule's weight (noisy-OR).
+
+        With a model the score is the model's calibrated probability alone: the model already
+        sees every feature the rules read, and adding rule weights on top would double-count
+        the evidence and break calibration. Rules then act through their action floors.
+        """
+        base = model[0].metrics.get("validation_fraud_rate", 0.0) if model else 0.0
+        keep = 1.0 - base
+        for hit in hits:
+            keep *= 1.0 - hit.weight
+        return min(1.0, max(0.0, 1.0 - keep))
 
     def _model_reasons(self, vector: list[float], attribution: PathAttribution) -> list[Reason]:
         contributions = attribution(np.asarray(vector, dtype=np.float64))

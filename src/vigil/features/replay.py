@@ -77,11 +77,15 @@ def label_events(frame: pl.DataFrame) -> list[tuple[datetime, str, bool]]:
 
 
 def merged_stream(
-    frame: pl.DataFrame, labels: bool = True
+    frame: pl.DataFrame, labels: list[tuple[datetime, str, bool]] | None = None
 ) -> Iterator[tuple[Transaction | None, tuple[str, bool] | None]]:
     """Yield ``(txn, None)`` for each payment and ``(None, (txn_id, is_fraud))`` for each label,
-    in the order a live engine would receive them."""
-    pending = label_events(frame) if labels else []
+    in the order a live engine would receive them.
+
+    ``labels`` defaults to the frame's own; a replay that starts mid-history passes the labels
+    still pending at its start, which may belong to earlier transactions.
+    """
+    pending = label_events(frame) if labels is None else sorted(labels)
     heapq.heapify(pending)
     for txn in transactions_of(frame):
         while pending and pending[0][0] < txn.ts:

@@ -43,11 +43,12 @@ class ModelBundle:
     trained_until: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    version: str = field(init=False)
 
-    @property
-    def version(self) -> str:
+    def __post_init__(self) -> None:
+        # Computed once: the version is stamped on every decision, the model text is megabytes.
         digest = hashlib.sha256(self.booster.model_to_string().encode()).hexdigest()[:8]
-        return f"gbdt-{self.created_at:%Y%m%dT%H%M%S}-{digest}"
+        self.version = f"gbdt-{self.created_at:%Y%m%dT%H%M%S}-{digest}"
 
     def raw_scores(self, matrix: np.ndarray) -> np.ndarray:
         return self.booster.predict(matrix, num_threads=1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -121,6 +121,14 @@ class Reason:
     detail: str
     weight: float
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "layer": self.layer,
+            "code": self.code,
+            "detail": self.detail,
+            "weight": self.weight,
+        }
+
 
 @dataclass(slots=True)
 class Decision:
@@ -146,6 +154,18 @@ class Decision:
             raise FieldError("score", f"expected a probability in [0, 1], got {self.score!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["decided_at"] = self.decided_at.isoformat().replace("+00:00", "Z")
-        return out
+        """JSON-ready; built field by field because ``dataclasses.asdict`` deep-copies and
+        costs more than the decision itself on the replay path."""
+        return {
+            "txn_id": self.txn_id,
+            "decided_at": self.decided_at.isoformat().replace("+00:00", "Z"),
+            "action": self.action,
+            "score": self.score,
+            "reasons": [r.to_dict() for r in self.reasons],
+            "jurisdiction": self.jurisdiction,
+            "rule_pack_version": self.rule_pack_version,
+            "model_bundle_version": self.model_bundle_version,
+            "degraded": self.degraded,
+            "latency_us": dict(self.latency_us),
+            "shadow_reasons": [r.to_dict() for r in self.shadow_reasons],
+        }
