@@ -150,7 +150,8 @@ class OnlineFeatures:
             )
         if self._pos_in_sum_24h >= 0:
             inflow = vector[self._pos_in_sum_24h]
-            vector[self._index["payer_in_ratio_24h"]] = amount / inflow if inflow > 0 else NAN
+            ratio = amount / 100.0 / inflow if inflow > 0 else NAN  # cents against dollars
+            vector[self._index["payer_in_ratio_24h"]] = ratio
         self._record(txn, now, amount, values, keys, flows)
         return vector
 
@@ -228,7 +229,7 @@ class OnlineFeatures:
         if not has_key:
             return  # no device / IP on this payment: its features stay missing (NaN)
         if flow is None:
-            _fill_new_entity(reader, vector)
+            _fill_new_entity(reader, values, vector)
             return
         for w, p_count, p_sum, p_mean, p_max, _ in reader.windows:
             window = flow.windows[w]
@@ -312,7 +313,9 @@ def ip_prefix(ip: str | None) -> str | None:
     return ".".join(ip.split(".")[:2])
 
 
-def _fill_new_entity(reader: _RoleReader, vector: list[float]) -> None:
+def _fill_new_entity(
+    reader: _RoleReader, values: dict[str, str | None], vector: list[float]
+) -> None:
     """A never-seen entity has zero activity and everything is new; its history is unknown."""
     for _, p_count, p_sum, _p_mean, p_max, _ in reader.windows:
         for p in (p_count, p_sum, p_max):
@@ -321,8 +324,8 @@ def _fill_new_entity(reader: _RoleReader, vector: list[float]) -> None:
     for _, _, positions in reader.distinct:
         for p in positions:
             vector[p] = 0.0
-    for _, p in reader.novelty:
-        vector[p] = 1.0
+    for field, p in reader.novelty:
+        vector[p] = NAN if values.get(field) is None else 1.0
     if reader.history >= 0:
         vector[reader.history] = 0.0  # events; the rest of the block stays NaN
         vector[reader.history + 5] = 0.0  # fraud labels

@@ -1,0 +1,27 @@
+"""Shared fixtures: one tiny generated world and one bundle trained on it, built once per run."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+TRAIN_UNTIL = datetime(2026, 1, 9, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tmp_path_factory) -> Path:
+    from vigil.world.simulate import simulate_world
+
+    out = tmp_path_factory.mktemp("world")
+    simulate_world(out, accounts=1_000, days=12, seed=11, progress=False, start=START)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_world, tmp_path_factory) -> Path:
+    from vigil.models.train import train_bundle
+
+    out = tmp_path_factory.mktemp("models")
+    train_bundle(tiny_world, out, until=TRAIN_UNTIL, progress=False)
+    return out
