@@ -122,7 +122,7 @@ class Engine:
             if model is not None and scored:
                 started = time.perf_counter_ns()
                 matrix = np.asarray([s.vector for s in scored], dtype=np.float64)
-                probabilities = model[0].scores(matrix)
+                probabilities = model[0].scores(matrix, threads=2)
                 each_us = (time.perf_counter_ns() - started) // 1_000 // len(scored)
             else:
                 probabilities, each_us = [math.nan] * len(scored), 0

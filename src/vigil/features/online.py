@@ -231,9 +231,13 @@ class OnlineFeatures:
         if flow is None:
             _fill_new_entity(reader, values, vector)
             return
+        windows = flow.windows
         for w, p_count, p_sum, p_mean, p_max, _ in reader.windows:
-            window = flow.windows[w]
-            window.expire(now)
+            window = windows[w]
+            buckets = window.buckets
+            # inline test: most reads find nothing to expire, and a call costs more than the test
+            if buckets and buckets[0][0] <= now - window.span - window.step:
+                window.expire(now)
             if p_count >= 0:
                 vector[p_count] = float(window.count)
             if p_sum >= 0:

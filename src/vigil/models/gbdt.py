@@ -16,7 +16,7 @@ from vigil.models.calibration import Calibrator
 
 DEFAULT_PARAMS: dict[str, object] = {
     "objective": "binary",
-    "learning_rate": 0.05,
+    "learning_rate": 0.08,
     "num_leaves": 63,
     "min_data_in_leaf": 40,
     "feature_fraction": 0.8,
