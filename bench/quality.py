@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import lightgbm as lgb
-import numpy as np
 import polars as pl
 from rich.console import Console
 
