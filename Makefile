@@ -12,8 +12,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# The main job on the embedded default: a demo world, models trained on its first 23 days,
+# the last 7 replayed through the real-time engine, the scorecard printed, the report written.
 run: $(STAMP)
-	$(BIN)/vigil simulate --out data/demo
+	$(BIN)/vigil simulate --out data/demo --accounts 20000 --days 30 --seed 7
+	$(BIN)/vigil train --data data/demo --out models/demo --until 2026-01-24
+	$(BIN)/vigil replay --data data/demo --models models/demo --out runs/demo
+	$(BIN)/vigil report runs/demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -24,6 +29,8 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/simulate.py
+	$(BIN)/python bench/quality.py
+	$(BIN)/python bench/latency.py
 
 clean:
 	rm -rf $(VENV) data models runs
