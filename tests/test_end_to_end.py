@@ -71,3 +71,16 @@ def test_bad_until_is_a_clear_error(tmp_path, tiny_world):
     )
     assert result.exit_code != 0
     assert "--until" in result.output
+
+
+def test_two_stage_replay_decides_exactly_as_one_stage(tmp_path, tiny_world, tiny_bundle):
+    from vigil.engine.replay import replay
+
+    one = replay(tiny_world, tiny_bundle, tmp_path / "one", progress=False, workers=1)
+    two = replay(tiny_world, tiny_bundle, tmp_path / "two", progress=False, workers=2)
+    assert one.decided == two.decided > 0
+    assert one.labels_released == two.labels_released
+    columns = ["txn_id", "action", "score", "reasons", "rule_pack_version", "degraded"]
+    a = pl.read_parquet(tmp_path / "one" / "decisions.parquet").select(columns)
+    b = pl.read_parquet(tmp_path / "two" / "decisions.parquet").select(columns)
+    assert a.equals(b)

@@ -98,6 +98,9 @@ def replay(
     start: Annotated[
         str | None, typer.Option("--from", help="First event time (default: end of training).")
     ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=2, help="2: feature walk and decisions on separate cores.")
+    ] = 2,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
     """Stream events through the real-time engine, labels hidden until their label_ts."""
@@ -105,7 +108,9 @@ def replay(
     from vigil.evaluation.metrics import format_metrics
 
     try:
-        summary = run_replay(data, models, out, _instant(start, "--from"), progress=not quiet)
+        summary = run_replay(
+            data, models, out, _instant(start, "--from"), progress=not quiet, workers=workers
+        )
     except (ValueError, FileNotFoundError) as error:
         raise _fail(error) from error
     console.print(

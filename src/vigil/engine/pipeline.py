@@ -56,6 +56,7 @@ class _Scored:
     latency: dict[str, int]
     degraded: bool
     started: int
+    live: bool
 
 
 class Engine:
@@ -74,6 +75,9 @@ class Engine:
         self._decided: OrderedDict[str, Decision] = OrderedDict()
         self._lock = threading.Lock()
         self._model: tuple[ModelBundle, PathAttribution] | None = None
+        #: LightGBM threads for batch scoring; 1 when another process needs the other core,
+        #: since OpenMP workers spin between batches and would steal it
+        self.batch_threads = 2
         if bundle is not None:
             self.swap_bundle(bundle)
 
@@ -116,24 +120,44 @@ class Engine:
         feed back into state), but one LightGBM call per batch instead of one per payment.
         """
         with self._lock:
-            fresh = [t for t in txns if t.txn_id not in self._decided]
-            scored = [self._layers(t) for t in fresh]
-            model = self._model
-            if model is not None and scored:
-                started = time.perf_counter_ns()
-                matrix = np.asarray([s.vector for s in scored], dtype=np.float64)
-                probabilities = model[0].scores(matrix, threads=2)
-                each_us = (time.perf_counter_ns() - started) // 1_000 // len(scored)
-            else:
-                probabilities, each_us = [math.nan] * len(scored), 0
-            for s, p in zip(scored, probabilities, strict=True):
-                decision = self._finish(s, float(p), each_us, model is None, model)
-                # In a batch the wall clock since this payment's start includes its neighbours'
-                # work; its own cost is the sum of its layers.
-                latency = decision.latency_us
-                latency["total"] = sum(latency[k] for k in ("features", "rules", "model", "policy"))
-                self._remember(decision)
+            scored = [self._layers(t, live=False) for t in txns if t.txn_id not in self._decided]
+            self._finish_batch(scored)
             return [self._decided[t.txn_id] for t in txns]
+
+    def decide_with_features(
+        self, txns: Sequence[Transaction], vectors: np.ndarray, features_us: Sequence[int]
+    ) -> list[Decision]:
+        """Decide payments whose features a separate feature stage already computed, in order.
+
+        Replay runs the stateful feature walk in one process and everything after it here, on
+        the other core; the decisions equal :meth:`decide_batch`'s because nothing after the
+        features feeds back into the feature state.
+        """
+        with self._lock:
+            scored = []
+            for txn, vector, us in zip(txns, vectors.tolist(), features_us, strict=True):
+                if txn.txn_id not in self._decided:
+                    started = time.perf_counter_ns()
+                    scored.append(self._rules_layer(txn, vector, started, int(us), live=False))
+            self._finish_batch(scored)
+            return [self._decided[t.txn_id] for t in txns]
+
+    def _finish_batch(self, scored: list[_Scored]) -> None:
+        model = self._model
+        if model is not None and scored:
+            started = time.perf_counter_ns()
+            matrix = np.asarray([s.vector for s in scored], dtype=np.float64)
+            probabilities = model[0].scores(matrix, threads=self.batch_threads)
+            each_us = (time.perf_counter_ns() - started) // 1_000 // len(scored)
+        else:
+            probabilities, each_us = [math.nan] * len(scored), 0
+        for s, p in zip(scored, probabilities, strict=True):
+            decision = self._finish(s, float(p), each_us, model is None, model)
+            # In a batch the wall clock since this payment's start includes its neighbours'
+            # work; its own cost is the sum of its layers.
+            latency = decision.latency_us
+            latency["total"] = sum(latency[k] for k in ("features", "rules", "model", "policy"))
+            self._remember(decision)
 
     def feedback(self, txn_id: str, is_fraud: bool) -> bool:
         """A chargeback or an analyst's verdict; False if the payment is unknown to the state."""
@@ -142,17 +166,28 @@ class Engine:
 
     # ---- layers -----------------------------------------------------------------------------
 
-    def _layers(self, txn: Transaction) -> _Scored:
+    def _layers(self, txn: Transaction, live: bool = True) -> _Scored:
         started = time.perf_counter_ns()
         vector = self.features.process(txn)
+        features_us = (time.perf_counter_ns() - started) // 1_000
+        return self._rules_layer(txn, vector, started, features_us, live)
+
+    def _rules_layer(
+        self, txn: Transaction, vector: list[float], started: int, features_us: int, live: bool
+    ) -> _Scored:
+        """Rules, unless a live decision has no time left for them.
+
+        Deadlines protect live payments. Batches (replay, backtests) run every layer and are
+        never marked degraded, so their decisions do not depend on how busy the machine was.
+        """
         after_features = time.perf_counter_ns()
-        latency = {"features": (after_features - started) // 1_000}
+        latency = {"features": features_us}
         degraded = False
         hits: list = []
         shadow_hits: list = []
         pack_version = None
         budgets = self.budgets
-        if budgets.deadline_us - latency["features"] >= budgets.rules_us:
+        if not live or budgets.deadline_us - latency["features"] >= budgets.rules_us:
             context = {
                 n: (None if v != v else v) for n, v in zip(self.features.names, vector, strict=True)
             }
@@ -165,11 +200,13 @@ class Engine:
             if shadow is not None:
                 shadow_hits = shadow.evaluate(context, txn.ts)
             latency["rules"] = (time.perf_counter_ns() - after_features) // 1_000
-            degraded = latency["rules"] > budgets.rules_us
+            degraded = live and latency["rules"] > budgets.rules_us
         else:
             latency["rules"] = 0
             degraded = True
-        return _Scored(txn, vector, hits, shadow_hits, pack_version, latency, degraded, started)
+        return _Scored(
+            txn, vector, hits, shadow_hits, pack_version, latency, degraded, started, live
+        )
 
     def _score_one(
         self, scored: _Scored, model: tuple[ModelBundle, PathAttribution] | None
@@ -192,7 +229,7 @@ class Engine:
         started = time.perf_counter_ns()
         txn = scored.txn
         degraded = scored.degraded or (skipped and model is not None)
-        degraded = degraded or model_us > self.budgets.model_us
+        degraded = degraded or (scored.live and model_us > self.budgets.model_us)
         floor = "approve"
         reasons: list[Reason] = []
         for hit in scored.hits:

@@ -7,12 +7,17 @@ runs in bounded memory.
 
 from __future__ import annotations
 
+import itertools
 import json
+import multiprocessing as mp
 import time
+import traceback
 from dataclasses import dataclass
 from datetime import datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -26,6 +31,7 @@ from vigil.features.replay import (
     label_events,
     merged_stream,
     sorted_transactions,
+    transactions_of,
 )
 from vigil.models.bundle import ModelBundle
 from vigil.money import to_usd_cents
@@ -130,48 +136,66 @@ class DecisionSink:
             self._writer.close()
 
 
+@dataclass
+class _Plan:
+    """Where a replay starts: the history to warm up on, the payments to decide, and the labels
+    still pending when the warm-up's last payment was seen."""
+
+    start: datetime
+    warm: pl.DataFrame
+    live: pl.DataFrame
+    pending: list[tuple[datetime, str, bool]]
+
+
+def _plan(data_dir: Path, bundle: ModelBundle, start: datetime | None) -> _Plan:
+    frame = sorted_transactions(data_dir)
+    start = start or bundle.trained_until or frame.get_column("ts").min()
+    warm = frame.filter(pl.col("ts") < start)
+    live = frame.filter(pl.col("ts") >= start)
+    # A label is released before the first payment strictly after it, so those not yet
+    # released by the warm-up are the ones at or after its last payment.
+    last_warm = warm.get_column("ts").max() if warm.height else None
+    pending = [e for e in label_events(frame) if last_warm is None or e[0] >= last_warm]
+    return _Plan(start, warm, live, pending)
+
+
 def replay(
     data_dir: Path,
     models: Path,
     out: Path,
     start: datetime | None = None,
     progress: bool = True,
-    batch: int = 256,
+    batch: int = 512,
+    workers: int = 2,
 ) -> ReplaySummary:
-    """Decide every transaction from ``start`` on (default: where training stopped)."""
+    """Decide every transaction from ``start`` on (default: where training stopped).
+
+    With ``workers=2`` the stateful feature walk runs in a second process and streams feature
+    vectors to this one, which runs rules, model and policy: the two halves of the engine on
+    the two cores. The decisions are the same as with one worker.
+    """
     from vigil.evaluation.metrics import compute_metrics
 
     bundle = ModelBundle.load(models)
     engine = build_engine(data_dir, bundle)
-    frame = sorted_transactions(data_dir)
-    start = start or bundle.trained_until or frame.get_column("ts").min()
-    warm = frame.filter(pl.col("ts") < start)
-    live = frame.filter(pl.col("ts") >= start)
+    plan = _plan(data_dir, bundle, start)
     out.mkdir(parents=True, exist_ok=True)
-    warmed = _warm_up(engine, bundle, warm, start, progress)
-    # Labels still unreleased when the warm-up's last payment was seen, by the same rule the
-    # warm-up used (a label is released before the first payment strictly after it).
-    last_warm = warm.get_column("ts").max() if warm.height else None
-    pending = [e for e in label_events(frame) if last_warm is None or e[0] >= last_warm]
-    began = time.perf_counter()
     sink = DecisionSink(out / "decisions.parquet")
-    released = 0
-    queue: list[Transaction] = []
     with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task("replay", total=live.height)
-        for txn, label in merged_stream(live, labels=pending):
-            if txn is not None:
-                queue.append(txn)
-                if len(queue) >= batch:
-                    _flush(engine, queue, sink)
-                    bar.update(task, completed=sink.decided)
-            elif label[1]:  # a legitimate label changes no state: no need to cut the batch
-                _flush(engine, queue, sink)
-                engine.feedback(*label)
-                released += 1
-        _flush(engine, queue, sink)
+        task = bar.add_task("replay", total=plan.live.height)
+        tick = lambda: bar.update(task, completed=sink.decided)  # noqa: E731
+        if workers >= 2:
+            warmed, released, seconds = _replay_two_stages(
+                data_dir, models, plan, engine, sink, batch, tick
+            )
+        else:
+            warmed = warm_up(engine.features, bundle, plan, progress)
+            began = time.perf_counter()
+            released = _replay_one_stage(engine, plan, sink, batch, tick)
+            seconds = time.perf_counter() - began
     sink.close()
-    summary = ReplaySummary(sink.decided, warmed, released, time.perf_counter() - began, out)
+    summary = ReplaySummary(sink.decided, warmed, released, seconds, out)
+    live = plan.live
     if "is_fraud" in live.columns:
         labels = live.select([c for c in ("txn_id", "is_fraud", "typology") if c in live.columns])
         labels.write_parquet(out / "labels.parquet")
@@ -179,6 +203,23 @@ def replay(
         metrics["throughput_per_s"] = summary.per_second
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
     return summary
+
+
+def _replay_one_stage(engine: Engine, plan: _Plan, sink: DecisionSink, batch: int, tick) -> int:
+    released = 0
+    queue: list[Transaction] = []
+    for txn, label in merged_stream(plan.live, labels=plan.pending):
+        if txn is not None:
+            queue.append(txn)
+            if len(queue) >= batch:
+                _flush(engine, queue, sink)
+                tick()
+        elif label[1]:  # a legitimate label changes no state: no need to cut the batch
+            _flush(engine, queue, sink)
+            engine.feedback(*label)
+            released += 1
+    _flush(engine, queue, sink)
+    return released
 
 
 def _flush(engine: Engine, pending: list, sink: DecisionSink) -> None:
@@ -189,13 +230,89 @@ def _flush(engine: Engine, pending: list, sink: DecisionSink) -> None:
     pending.clear()
 
 
-def _warm_up(
-    engine: Engine, bundle: ModelBundle, warm: pl.DataFrame, start: datetime, progress: bool
-) -> int:
-    """Bring the state to ``start``: from the bundle's snapshot when it ends there, else by replay."""
-    features = engine.features
-    if bundle.state_path is not None and bundle.trained_until == start:
+def _replay_two_stages(
+    data_dir: Path, models: Path, plan: _Plan, engine: Engine, sink: DecisionSink, batch: int, tick
+) -> tuple[int, int, float]:
+    context = mp.get_context("spawn")  # no fork: LightGBM's OpenMP threads do not survive it
+    receiver, sender = context.Pipe(duplex=False)
+    stage = context.Process(
+        target=_feature_stage,
+        args=(data_dir, models, plan.start, batch, sender),
+        name="vigil-features",
+        daemon=True,
+    )
+    stage.start()
+    sender.close()
+    engine.batch_threads = 1  # the other core is the feature stage's
+    txns = transactions_of(plan.live)
+    began = None
+    try:
+        while True:
+            message = receiver.recv()
+            if message[0] == "warmed":
+                began = time.perf_counter()
+                warmed = message[1]
+                continue
+            if message[0] == "error":
+                raise RuntimeError(f"feature stage failed:\n{message[1]}")
+            if message[0] == "done":
+                released = message[1]
+                break
+            _, vectors, latency = message
+            chunk = list(itertools.islice(txns, len(vectors)))
+            for txn, decision in zip(
+                chunk, engine.decide_with_features(chunk, vectors, latency), strict=True
+            ):
+                sink.add(decision, txn.ts, txn.amount, txn.currency)
+            tick()
+    finally:
+        stage.join(timeout=60)
+        if stage.is_alive():
+            stage.terminate()
+    return warmed, released, time.perf_counter() - (began or time.perf_counter())
+
+
+def _feature_stage(
+    data_dir: Path, models: Path, start: datetime, batch: int, sender: Connection
+) -> None:
+    """The stateful half of the engine: walks payments and labels, sends feature vectors."""
+    try:
+        bundle = ModelBundle.load(models)
+        accounts = AccountBook.from_frame(read_table(data_dir, "accounts", required=False))
+        features = OnlineFeatures(accounts=accounts)
+        plan = _plan(data_dir, bundle, start)
+        sender.send(("warmed", warm_up(features, bundle, plan, progress=False)))
+        width = len(features.names)
+        vectors = np.empty((batch, width), dtype=np.float64)
+        latency = np.empty(batch, dtype=np.int64)
+        filled = released = 0
+        for txn, label in merged_stream(plan.live, labels=plan.pending):
+            if txn is None:
+                if label[1]:
+                    features.observe_label(*label)
+                    released += 1
+                continue
+            began = time.perf_counter_ns()
+            vectors[filled] = features.process(txn)
+            latency[filled] = (time.perf_counter_ns() - began) // 1_000
+            filled += 1
+            if filled == batch:
+                sender.send(("vectors", vectors, latency))
+                filled = 0
+        if filled:
+            sender.send(("vectors", vectors[:filled], latency[:filled]))
+        sender.send(("done", released))
+    except Exception:  # the parent must hear of any failure, not wait forever
+        sender.send(("error", traceback.format_exc()))
+    finally:
+        sender.close()
+
+
+def warm_up(features: OnlineFeatures, bundle: ModelBundle, plan: _Plan, progress: bool) -> int:
+    """Bring the state to the plan's start: from the bundle's snapshot when it ends there,
+    else by replaying the history before it."""
+    if bundle.state_path is not None and bundle.trained_until == plan.start:
         features.store.restore(bundle.state_path, features.fingerprint)
         return 0
-    compute_features(warm, features, progress=progress, description="warm-up")
-    return warm.height
+    compute_features(plan.warm, features, progress=progress, description="warm-up")
+    return plan.warm.height
