@@ -188,9 +188,8 @@ class Engine:
         pack_version = None
         budgets = self.budgets
         if not live or budgets.deadline_us - latency["features"] >= budgets.rules_us:
-            context = {
-                n: (None if v != v else v) for n, v in zip(self.features.names, vector, strict=True)
-            }
+            # rules read NaN as missing, so the vector goes in as it is
+            context = dict(zip(self.features.names, vector, strict=True))
             for name in FIELDS:
                 context[name] = getattr(txn, name)
             pack = self.rules.active(txn.jurisdiction, txn.ts)

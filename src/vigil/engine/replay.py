@@ -97,36 +97,49 @@ class DecisionSink:
     def __init__(self, path: Path, chunk: int = 50_000):
         self.path = path
         self.chunk = chunk
-        self._rows: list[dict] = []
+        self._columns: dict[str, list] = {name: [] for name in DECISION_SCHEMA.names}
         self._writer: pq.ParquetWriter | None = None
         self.written = 0
 
     @property
+    def pending(self) -> int:
+        return len(self._columns["txn_id"])
+
+    @property
     def decided(self) -> int:
-        return self.written + len(self._rows)
+        return self.written + self.pending
 
     def add(self, decision: Decision, ts: datetime, amount: int, currency: str) -> None:
-        row = decision.to_dict()
-        row["decided_at"] = decision.decided_at
-        row["ts"] = ts
-        row["amount"] = amount
-        row["currency"] = currency
-        row["amount_usd"] = to_usd_cents(amount, currency) / 100.0
+        # Column lists rather than row dicts: one append per field, no per-row dict to build.
+        c = self._columns
+        c["txn_id"].append(decision.txn_id)
+        c["ts"].append(ts)
+        c["decided_at"].append(decision.decided_at)
+        c["action"].append(decision.action)
+        c["score"].append(decision.score)
+        c["reasons"].append([r.to_dict() for r in decision.reasons])
+        c["shadow_reasons"].append([r.to_dict() for r in decision.shadow_reasons])
+        c["jurisdiction"].append(decision.jurisdiction)
+        c["rule_pack_version"].append(decision.rule_pack_version)
+        c["model_bundle_version"].append(decision.model_bundle_version)
+        c["degraded"].append(decision.degraded)
+        c["amount"].append(amount)
+        c["currency"].append(currency)
+        c["amount_usd"].append(to_usd_cents(amount, currency) / 100.0)
         for layer in LAYERS:
-            row[f"latency_us_{layer}"] = decision.latency_us.get(layer, 0)
-        self._rows.append(row)
-        if len(self._rows) >= self.chunk:
+            c[f"latency_us_{layer}"].append(decision.latency_us.get(layer, 0))
+        if self.pending >= self.chunk:
             self.flush()
 
     def flush(self) -> None:
-        if not self._rows:
+        if not self.pending:
             return
-        table = pa.Table.from_pylist(self._rows, schema=DECISION_SCHEMA)
+        table = pa.Table.from_pydict(self._columns, schema=DECISION_SCHEMA)
         if self._writer is None:
             self._writer = pq.ParquetWriter(self.path, DECISION_SCHEMA, compression="zstd")
         self._writer.write_table(table)
-        self.written += len(self._rows)
-        self._rows = []
+        self.written += self.pending
+        self._columns = {name: [] for name in DECISION_SCHEMA.names}
 
     def close(self) -> None:
         self.flush()
