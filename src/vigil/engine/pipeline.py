@@ -134,19 +134,23 @@ class Engine:
         features feeds back into the feature state.
         """
         with self._lock:
-            scored = []
-            for txn, vector, us in zip(txns, vectors.tolist(), features_us, strict=True):
-                if txn.txn_id not in self._decided:
-                    started = time.perf_counter_ns()
-                    scored.append(self._rules_layer(txn, vector, started, int(us), live=False))
-            self._finish_batch(scored)
+            fresh = [i for i, t in enumerate(txns) if t.txn_id not in self._decided]
+            rows = vectors.tolist()
+            scored = [
+                self._rules_layer(
+                    txns[i], rows[i], time.perf_counter_ns(), int(features_us[i]), False
+                )
+                for i in fresh
+            ]
+            self._finish_batch(scored, vectors[fresh] if len(fresh) < len(txns) else vectors)
             return [self._decided[t.txn_id] for t in txns]
 
-    def _finish_batch(self, scored: list[_Scored]) -> None:
+    def _finish_batch(self, scored: list[_Scored], matrix: np.ndarray | None = None) -> None:
         model = self._model
         if model is not None and scored:
             started = time.perf_counter_ns()
-            matrix = np.asarray([s.vector for s in scored], dtype=np.float64)
+            if matrix is None:
+                matrix = np.asarray([s.vector for s in scored], dtype=np.float64)
             probabilities = model[0].scores(matrix, threads=self.batch_threads)
             each_us = (time.perf_counter_ns() - started) // 1_000 // len(scored)
         else:
