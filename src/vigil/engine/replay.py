@@ -7,6 +7,7 @@ runs in bounded memory.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import multiprocessing as mp
@@ -37,6 +38,7 @@ from vigil.models.bundle import ModelBundle
 from vigil.money import to_usd_cents
 from vigil.rules.pack import context_names
 from vigil.rules.registry import RuleRegistry
+from vigil.runtime import collector_paused
 from vigil.schema.io import read_table
 from vigil.schema.records import Decision, Transaction
 
@@ -194,7 +196,7 @@ def replay(
     plan = _plan(data_dir, bundle, start)
     out.mkdir(parents=True, exist_ok=True)
     sink = DecisionSink(out / "decisions.parquet")
-    with Progress(disable=not progress, transient=True) as bar:
+    with collector_paused(), Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task("replay", total=plan.live.height)
         tick = lambda: bar.update(task, completed=sink.decided)  # noqa: E731
         if workers >= 2:
@@ -289,6 +291,7 @@ def _feature_stage(
     data_dir: Path, models: Path, start: datetime, batch: int, sender: Connection
 ) -> None:
     """The stateful half of the engine: walks payments and labels, sends feature vectors."""
+    gc.disable()  # this process only walks the feature state: see vigil.runtime
     try:
         bundle = ModelBundle.load(models)
         accounts = AccountBook.from_frame(read_table(data_dir, "accounts", required=False))

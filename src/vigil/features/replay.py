@@ -20,6 +20,7 @@ from rich.progress import Progress
 from vigil.features.accounts import AccountBook
 from vigil.features.online import OnlineFeatures
 from vigil.features.spec import FeatureSpec
+from vigil.runtime import collector_paused
 from vigil.schema.io import read_table
 from vigil.schema.records import Transaction
 
@@ -108,7 +109,7 @@ def compute_features(
     """Feature matrix for every row of a time-ordered frame, labels fed in as they mature."""
     matrix = np.empty((frame.height, len(engine.names)), dtype=np.float64)
     row = 0
-    with Progress(disable=not progress, transient=True) as bar:
+    with collector_paused(), Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task(description, total=frame.height)
         for txn, label in merged_stream(frame):
             if txn is None:
