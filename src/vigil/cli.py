@@ -160,6 +160,29 @@ def report(
     console.print(f"report -> {path}")
 
 
+@app.command()
+def serve(
+    models: Annotated[Path, typer.Option(help="Model bundle folder.")],
+    data: Annotated[
+        Path | None, typer.Option(help="World folder for the accounts reference table.")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    keys: Annotated[
+        Path | None, typer.Option(help="API keys file (hashes and scopes); none: one is generated.")
+    ] = None,
+) -> None:
+    """Run the HTTP API on the embedded default (one process, in-memory state)."""
+    from vigil.api.auth import KeyFileError
+    from vigil.api.serve import serve as run_server
+    from vigil.models.bundle import BundleError
+
+    try:
+        run_server(models, data, host=host, port=port, keys_file=keys)
+    except (BundleError, KeyFileError, FileNotFoundError) as error:
+        raise _fail(error) from error
+
+
 def _register_subcommands() -> None:
     from vigil.rules.cli import rules_app
 
