@@ -91,3 +91,13 @@ def test_swapping_in_a_bundle_for_other_features_is_refused(engine):
     engine.features.names = engine.features.names[:-1]
     with pytest.raises(ValueError, match="other features"):
         engine.swap_bundle(bundle)
+
+
+def test_txn_id_repeated_inside_a_batch_is_decided_once(engine, stream):
+    twice = [stream[0], replace(stream[0], amount=stream[0].amount * 50), stream[1]]
+    decisions = engine.decide_batch(twice)
+    assert decisions[0] is decisions[1]
+    assert engine.recall(stream[0].txn_id) is decisions[0]
+    assert (
+        engine.features.store.get(f"pair:{stream[0].payer_id}>{stream[0].payee_id}:out").events == 1
+    )

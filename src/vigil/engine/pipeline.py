@@ -120,9 +120,15 @@ class Engine:
         feed back into state), but one LightGBM call per batch instead of one per payment.
         """
         with self._lock:
-            scored = [self._layers(t, live=False) for t in txns if t.txn_id not in self._decided]
+            fresh = {t.txn_id: t for t in reversed(txns) if t.txn_id not in self._decided}
+            # a txn_id repeated inside the batch is decided once, as its first occurrence
+            scored = [self._layers(t, live=False) for t in txns if fresh.pop(t.txn_id, None) is t]
             self._finish_batch(scored)
             return [self._decided[t.txn_id] for t in txns]
+
+    def recall(self, txn_id: str) -> Decision | None:
+        """The decision already made for ``txn_id``, if any (what a retry would get back)."""
+        return self._decided.get(txn_id)
 
     def decide_with_features(
         self, txns: Sequence[Transaction], vectors: np.ndarray, features_us: Sequence[int]

@@ -1,0 +1,254 @@
+"""Latency and throughput of the engine, against a plain FastAPI + scikit-learn service.
+
+One run, one machine, both measured the same way:
+- in-process ``decide()`` p50/p99 over payments in time order (state warm from training);
+- replay throughput (``vigil replay`` on the scored days);
+- HTTP p50/p99 at a fixed request rate from a separate load process (bench/loadgen.py), for
+  ``vigil serve`` and for the reference service (bench/baseline_service.py).
+
+    python bench/latency.py [--accounts 20000] [--days 30] [--train-days 23] [--rate 1000] [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from rich.console import Console
+from rich.table import Table
+
+from vigil.api.serve import load_engine
+from vigil.engine.replay import replay
+from vigil.features.replay import sorted_transactions, transactions_of
+from vigil.models.train import train_bundle
+from vigil.world.simulate import simulate_world
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+BENCH = Path(__file__).resolve().parent
+SECRET = "bench-secret-not-for-production"
+
+
+def in_process(models: Path, data: Path, until: datetime, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Wall time of each decide() (and of the baseline pipeline's predict, for reference)."""
+    engine = load_engine(models, data)
+    live = sorted_transactions(data).filter(pl.col("ts") >= until).head(n)
+    times = []
+    for txn in transactions_of(live):
+        started = time.perf_counter_ns()
+        engine.decide(txn)
+        times.append(time.perf_counter_ns() - started)
+    return np.asarray(times) / 1_000, live
+
+
+def baseline_in_process(data: Path, until: datetime, live: pl.DataFrame) -> np.ndarray:
+    sys.path.insert(0, str(BENCH))
+    import pandas as pd
+
+    from baseline_service import to_frame, train_pipeline
+
+    pipeline = train_pipeline(str(data), until)
+    rows = live.drop(
+        [c for c in ("is_fraud", "typology", "label_ts") if c in live.columns]
+    ).to_dicts()
+    times = []
+    for row in rows[:2_000]:
+        started = time.perf_counter_ns()
+        pipeline.predict_proba(to_frame(pd.DataFrame([row])))
+        times.append(time.perf_counter_ns() - started)
+    return np.asarray(times) / 1_000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(port: int, path: str, process: subprocess.Popen, seconds: float = 180) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server on {port} exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                if b" 200 " in s.recv(1024):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"server on {port} not healthy after {seconds} s")
+
+
+def load(
+    port: int, path: str, bodies: Path, rate: float, seconds: float, headers: list[str]
+) -> dict:
+    command = [
+        sys.executable,
+        str(BENCH / "loadgen.py"),
+        "--port",
+        str(port),
+        "--path",
+        path,
+        "--rate",
+        str(rate),
+        "--seconds",
+        str(seconds),
+        "--bodies",
+        str(bodies),
+    ]
+    for header in headers:
+        command += ["--header", header]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def http_runs(
+    root: Path, data: Path, models: Path, until: datetime, rate: float, seconds: float
+) -> dict:
+    live = (
+        sorted_transactions(data)
+        .filter(pl.col("ts") >= until)
+        .drop("is_fraud", "typology", "label_ts")
+    )
+    # Payments in time order: the first ones warm the server up, the next ones are measured;
+    # none is sent twice, so no measured request is an idempotent replay.
+    warm_n, measured_n = int(rate * 2), int(rate * seconds)
+    if live.height < warm_n + measured_n:
+        raise SystemExit(
+            f"the scored days hold {live.height:,} payments; need {warm_n + measured_n:,}"
+        )
+    warm_bodies, bodies = root / "warm.jsonl", root / "bodies.jsonl"
+    for path, rows in ((warm_bodies, live.head(warm_n)), (bodies, live.slice(warm_n, measured_n))):
+        with path.open("w") as handle:
+            for row in rows.iter_rows(named=True):
+                handle.write(json.dumps({**row, "ts": row["ts"].isoformat()}) + "\n")
+    keys = root / "keys.yaml"
+    keys.write_text(
+        json.dumps(
+            {
+                "keys": [
+                    {
+                        "id": "bench",
+                        "sha256": hashlib.sha256(SECRET.encode()).hexdigest(),
+                        "scopes": ["decide", "feedback", "admin"],
+                    }
+                ]
+            }
+        )
+    )
+    results = {}
+    servers = {
+        "vigil serve": (
+            [
+                sys.executable,
+                "-m",
+                "vigil.cli",
+                "serve",
+                "--models",
+                str(models),
+                "--data",
+                str(data),
+                "--keys",
+                str(keys),
+            ],
+            "/v1/decisions",
+            "/v1/health",
+            [f"Authorization: Bearer {SECRET}"],
+        ),
+        "FastAPI + scikit-learn": (
+            [
+                sys.executable,
+                str(BENCH / "baseline_service.py"),
+                "--data",
+                str(data),
+                "--until",
+                until.isoformat(),
+            ],
+            "/score",
+            "/health",
+            [],
+        ),
+    }
+    for name, (command, path, health, headers) in servers.items():
+        port = free_port()
+        process = subprocess.Popen(
+            [*command, "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            wait_healthy(port, health, process)
+            load(port, path, warm_bodies, rate, 2, headers)
+            results[name] = load(port, path, bodies, rate, seconds, headers)
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=20_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--train-days", type=int, default=23)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--decisions", type=int, default=20_000, help="in-process decisions to time"
+    )
+    parser.add_argument("--rate", type=float, default=1_000)
+    parser.add_argument("--seconds", type=float, default=20)
+    args = parser.parse_args()
+    console = Console()
+    until = START + timedelta(days=args.train_days)
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        data, models, run = root / "world", root / "models", root / "run"
+        console.print(
+            f"world {args.accounts:,} accounts x {args.days} days; training on days < {args.train_days}"
+        )
+        simulate_world(data, accounts=args.accounts, days=args.days, seed=args.seed, progress=False)
+        train_bundle(data, models, until=until, progress=False)
+        engine_us, live = in_process(models, data, until, args.decisions)
+        baseline_us = baseline_in_process(data, until, live)
+        summary = replay(data, models, run, progress=False)
+        http = http_runs(root, data, models, until, args.rate, args.seconds)
+
+    table = Table(title=f"latency on {os.cpu_count()} cores (µs unless stated)")
+    for column in ("measure", "vigil", "reference: FastAPI + scikit-learn", "ratio"):
+        table.add_column(column, justify="right")
+    for label, q in (("in-process p50", 50), ("in-process p99", 99)):
+        v, b = np.percentile(engine_us, q), np.percentile(baseline_us, q)
+        table.add_row(label, f"{v:,.0f}", f"{b:,.0f}", f"{b / v:.1f}x")
+    vigil, ref = http["vigil serve"], http["FastAPI + scikit-learn"]
+    for label, key in (("HTTP p50 (ms)", "p50_ms"), ("HTTP p99 (ms)", "p99_ms")):
+        table.add_row(
+            label, f"{vigil[key]:.2f}", f"{ref[key]:.2f}", f"{ref[key] / vigil[key]:.1f}x"
+        )
+    table.add_row(
+        "HTTP achieved rps", f"{vigil['achieved_rps']:,.0f}", f"{ref['achieved_rps']:,.0f}", ""
+    )
+    table.add_row("replay (transactions/s)", f"{summary.per_second:,.0f}", "", "")
+    console.print(table)
+    console.print(
+        f"targets: in-process p99 <= 1,000 µs; HTTP p99 <= 5 ms at {args.rate:,.0f} rps; replay >= 10,000/s; "
+        "reference p99 / vigil p99 >= 5"
+    )
+    console.print(f"HTTP statuses: vigil {vigil['statuses']}, reference {ref['statuses']}")
+
+
+if __name__ == "__main__":
+    main()
