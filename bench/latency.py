@@ -29,7 +29,7 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
-from vigil.api.serve import load_engine
+from vigil.engine.factory import load_engine
 from vigil.engine.replay import replay
 from vigil.features.replay import sorted_transactions, transactions_of
 from vigil.models.train import train_bundle

@@ -4,8 +4,8 @@ from dataclasses import replace
 
 import pytest
 
+from vigil.engine.factory import build_engine
 from vigil.engine.pipeline import Budgets
-from vigil.engine.replay import build_engine
 from vigil.features.replay import sorted_transactions, transactions_of
 from vigil.models.bundle import ModelBundle
 from vigil.schema import FieldError

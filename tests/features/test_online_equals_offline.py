@@ -6,7 +6,7 @@ from datetime import timedelta
 import numpy as np
 import polars as pl
 
-from vigil.engine.replay import build_engine
+from vigil.engine.factory import build_engine
 from vigil.features.replay import feature_frame
 from vigil.schema import read_table
 

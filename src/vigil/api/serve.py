@@ -10,31 +10,11 @@ import uvicorn
 
 from vigil.api.app import ApiSettings, create_app
 from vigil.api.auth import KeyRing
-from vigil.engine.pipeline import Engine
-from vigil.features.accounts import AccountBook
-from vigil.features.online import OnlineFeatures
-from vigil.models.bundle import ModelBundle
-from vigil.rules.pack import PACKS_DIR, context_names
-from vigil.rules.registry import RuleRegistry
-from vigil.schema.io import read_table
+from vigil.engine.factory import load_engine
 
 #: How often serving moves the objects that survived young collections out of the collector's
 #: sight (see :func:`_freeze_survivors`).
 FREEZE_EVERY_S = 1.0
-
-
-def load_engine(models: Path, data: Path | None = None, packs: Path = PACKS_DIR) -> Engine:
-    """An engine on ``models``, warm from the bundle's end-of-training state where it has one.
-
-    ``data`` supplies the ``accounts`` reference table (kind, age, KYC level); without it every
-    account is scored as unknown, which the model has seen as new accounts.
-    """
-    bundle = ModelBundle.load(models)
-    table = read_table(data, "accounts", required=False) if data is not None else None
-    features = OnlineFeatures(accounts=AccountBook.from_frame(table))
-    if bundle.state_path is not None:
-        features.store.restore(bundle.state_path, features.fingerprint)
-    return Engine(features, RuleRegistry(packs, context_names()), bundle)
 
 
 def serve(
@@ -67,6 +47,7 @@ def serve(
             flush=True,
         )
     engine = load_engine(models, data)
+    engine.rules.watch()  # an edited pack file is published without a restart
     # The restored feature state is millions of small objects, and a full garbage collection
     # walks them all: ~1.5 s at 20,000 accounts, a stall every payment in flight would wait
     # out. Collected once now and frozen, they are left out of every later collection.
@@ -82,6 +63,7 @@ def serve(
         # No access log: a log line per payment costs more than the decision; /metrics counts.
         uvicorn.run(app, host=host, port=port, access_log=False, server_header=False)
     finally:  # leave the process's collector as it was found
+        engine.rules.close()
         stop.set()
         keeper.join()
         gc.unfreeze()

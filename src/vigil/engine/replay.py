@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from rich.progress import Progress
 
+from vigil.engine.factory import build_engine
 from vigil.engine.pipeline import Engine
 from vigil.features.accounts import AccountBook
 from vigil.features.online import OnlineFeatures
@@ -36,13 +37,10 @@ from vigil.features.replay import (
 )
 from vigil.models.bundle import ModelBundle
 from vigil.money import to_usd_cents
-from vigil.rules.pack import context_names
-from vigil.rules.registry import RuleRegistry
 from vigil.runtime import collector_paused
 from vigil.schema.io import read_table
 from vigil.schema.records import Decision, Transaction
 
-DEFAULT_PACKS = Path(__file__).resolve().parent.parent / "rules" / "packs"
 LAYERS = ("total", "features", "rules", "model", "policy")
 REASON = pa.struct(
     [
@@ -84,13 +82,6 @@ class ReplaySummary:
     @property
     def per_second(self) -> float:
         return self.decided / self.seconds if self.seconds else 0.0
-
-
-def build_engine(data_dir: Path, bundle: ModelBundle, packs_dir: Path | None = None) -> Engine:
-    accounts = AccountBook.from_frame(read_table(data_dir, "accounts", required=False))
-    features = OnlineFeatures(accounts=accounts)
-    rules = RuleRegistry(packs_dir or DEFAULT_PACKS, context_names())
-    return Engine(features, rules, bundle)
 
 
 class DecisionSink:

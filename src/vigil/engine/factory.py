@@ -1,0 +1,37 @@
+"""Build an engine the one way every entry point (serve, replay, benchmarks, tests) does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vigil.engine.pipeline import Engine
+from vigil.features.accounts import AccountBook
+from vigil.features.online import OnlineFeatures
+from vigil.models.bundle import ModelBundle
+from vigil.rules.pack import PACKS_DIR, context_names
+from vigil.rules.registry import RuleRegistry
+from vigil.schema.io import read_table
+
+
+def build_engine(
+    data: Path | None,
+    bundle: ModelBundle | None,
+    packs: Path = PACKS_DIR,
+    restore_state: bool = False,
+) -> Engine:
+    """An engine on ``bundle`` (None: rules only) with the accounts of the world in ``data``.
+
+    ``data`` supplies the ``accounts`` reference table (kind, age, KYC level); without it every
+    account is scored as unknown, which the model has seen as new accounts. ``restore_state``
+    starts warm from the bundle's end-of-training feature state, where it has one.
+    """
+    table = read_table(data, "accounts", required=False) if data is not None else None
+    features = OnlineFeatures(accounts=AccountBook.from_frame(table))
+    if restore_state and bundle is not None and bundle.state_path is not None:
+        features.store.restore(bundle.state_path, features.fingerprint)
+    return Engine(features, RuleRegistry(packs, context_names()), bundle)
+
+
+def load_engine(models: Path, data: Path | None = None, packs: Path = PACKS_DIR) -> Engine:
+    """A serving engine: the bundle in ``models``, warm from its end-of-training state."""
+    return build_engine(data, ModelBundle.load(models), packs, restore_state=True)
