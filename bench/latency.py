@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -29,13 +29,13 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
+from demo_world import add_world_options, training_cut
 from vigil.engine.factory import load_engine
 from vigil.engine.replay import replay
 from vigil.features.replay import sorted_transactions, transactions_of
 from vigil.models.train import train_bundle
 from vigil.world.simulate import simulate_world
 
-START = datetime(2026, 1, 1, tzinfo=UTC)
 BENCH = Path(__file__).resolve().parent
 SECRET = "bench-secret-not-for-production"
 #: a request rate the reference service carries without queueing on 2 cores
@@ -213,10 +213,7 @@ def http_runs(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--accounts", type=int, default=20_000)
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--train-days", type=int, default=23)
-    parser.add_argument("--seed", type=int, default=7)
+    add_world_options(parser)
     parser.add_argument(
         "--decisions", type=int, default=20_000, help="in-process decisions to time"
     )
@@ -224,7 +221,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     args = parser.parse_args()
     console = Console()
-    until = START + timedelta(days=args.train_days)
+    until = training_cut(args)
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         data, models, run = root / "world", root / "models", root / "run"

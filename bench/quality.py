@@ -13,20 +13,20 @@ import argparse
 import json
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import lightgbm as lgb
 import polars as pl
 from rich.console import Console
 
+from demo_world import add_world_options, training_cut
 from vigil.engine.replay import replay
 from vigil.evaluation.metrics import compare, compute_metrics
 from vigil.models.train import train_bundle
 from vigil.money import USD_CENTS_PER_MINOR
 from vigil.world.simulate import simulate_world
 
-START = datetime(2026, 1, 1, tzinfo=UTC)
 RAW_CATEGORICAL = ["channel", "mcc", "jurisdiction", "payer_country", "payee_country"]
 
 
@@ -68,14 +68,11 @@ def baseline_scores(data: Path, until: datetime) -> tuple[pl.DataFrame, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--accounts", type=int, default=20_000)
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--train-days", type=int, default=23)
-    parser.add_argument("--seed", type=int, default=7)
+    add_world_options(parser)
     parser.add_argument("--json", type=Path, help="also write both metric sets here")
     args = parser.parse_args()
     console = Console()
-    until = START + timedelta(days=args.train_days)
+    until = training_cut(args)
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         data, models, run = root / "world", root / "models", root / "run"
