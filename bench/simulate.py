@@ -1,32 +1,51 @@
-"""How fast the synthetic world builds, and in how much memory.
+"""How fast the synthetic world builds, and whether its memory stays bounded as it grows.
 
-    python bench/simulate.py [--accounts 20000] [--days 30] [--seed 7] [--format parquet]
+    python bench/simulate.py [--accounts 20000] [--days 30] [--seed 7] [--format parquet] [--longer 12]
 
-Prints transactions generated per second (the whole run: population, injections, writing
-every table) and the process's peak resident memory, next to a reference measurement, so a
-regression in either shows at a glance. Memory is the OS's high-water mark (ru_maxrss), which,
-unlike tracemalloc, also sees polars' and Arrow's native buffers.
+Builds the requested world, and as the reference in the same run the same population over
+``--longer`` times as many days, each in its own process. It prints transactions per second
+(population, injections and writing every table) and each process's peak resident memory (the
+OS's high-water mark, which unlike tracemalloc also sees polars' and Arrow's native buffers).
+The chunked writer is working when the longer world, with many times the transactions, peaks
+at about the same memory.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from vigil.world.simulate import simulate_world
 
-REFERENCE = (
-    "reference (2-core VM, CPU only, parquet, 2026-11): 20,000 x 30 = 468k transactions in "
-    "2-3 s (150-220k txn/s), peak RSS ~200 MiB; 430,000 x 30 = 10.05M in 29-41 s, ~700 MiB; "
-    "20,000 x 365 = 5.46M in 17-18 s, ~210 MiB"
-)
-
 
 def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def build(accounts: int, days: int, seed: int, fmt: str) -> dict[str, float]:
+    """Build one world in this process and report its size, speed and peak memory."""
+    with tempfile.TemporaryDirectory() as scratch:
+        summary = simulate_world(Path(scratch), accounts, days, seed, fmt=fmt, progress=False)
+    txns = summary.rows["transactions"]
+    return {
+        "accounts": accounts,
+        "days": days,
+        "transactions": txns,
+        "fraud_rate": summary.fraud_rate,
+        "seconds": summary.seconds,
+        "per_second": txns / summary.seconds,
+        "peak_mib": _peak_mib(),
+    }
+
+
+def _in_child(accounts: int, days: int, seed: int, fmt: str) -> dict[str, float]:
+    command = [sys.executable, __file__, "--child", str(accounts), str(days), str(seed), fmt]
+    return json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -35,23 +54,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--format", default="parquet", choices=("parquet", "csv", "jsonl"))
-    parser.add_argument("--out", type=Path, help="keep the world here (default: a temp dir)")
+    parser.add_argument("--longer", type=int, default=12, help="the reference's days multiplier")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-
-    before = _peak_mib()
-    with tempfile.TemporaryDirectory() as scratch:
-        out = args.out or Path(scratch)
-        summary = simulate_world(
-            out, args.accounts, args.days, args.seed, fmt=args.format, progress=sys.stderr.isatty()
+    if args.child:
+        accounts, days, seed, fmt = args.child
+        print(json.dumps(build(int(accounts), int(days), int(seed), fmt)))
+        return
+    runs = [
+        ("requested", _in_child(args.accounts, args.days, args.seed, args.format)),
+        (
+            f"reference: {args.longer}x the days",
+            _in_child(args.accounts, args.days * args.longer, args.seed, args.format),
+        ),
+    ]
+    for label, run in runs:
+        print(
+            f"{label:>28}: {run['accounts']:,} accounts x {run['days']} days = "
+            f"{run['transactions']:,} transactions (fraud {run['fraud_rate']:.2%}) in "
+            f"{run['seconds']:.2f} s = {run['per_second']:,.0f} txn/s, peak RSS {run['peak_mib']:,.0f} MiB"
         )
-    txns = summary.rows["transactions"]
-    print(
-        f"{args.accounts:,} accounts x {args.days} days: {txns:,} transactions "
-        f"(fraud rate {summary.fraud_rate:.2%}) in {summary.seconds:.2f} s = "
-        f"{txns / summary.seconds:,.0f} txn/s"
-    )
-    print(f"peak RSS {_peak_mib():,.0f} MiB (after imports: {before:,.0f} MiB)")
-    print(REFERENCE)
+    growth = runs[1][1]["transactions"] / runs[0][1]["transactions"]
+    memory = runs[1][1]["peak_mib"] / runs[0][1]["peak_mib"]
+    print(f"{growth:.1f}x the transactions took {memory:.2f}x the peak memory")
 
 
 if __name__ == "__main__":
