@@ -4,6 +4,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests run on a shared 2-core machine: a busy moment must not fail a test for being
+# slow to generate inputs; they fail only on a falsified property.
+settings.register_profile(
+    "vigil", deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=False
+)
+settings.load_profile("vigil")
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 TRAIN_UNTIL = datetime(2026, 1, 9, tzinfo=UTC)
