@@ -127,3 +127,14 @@ def test_idle_entities_are_evicted():
     assert removed > 0
     assert engine.store.get("acct:gone:out") is None
     assert engine.store.get("acct:here:out") is not None
+
+
+def test_stateful_part_plus_context_equals_the_whole_vector():
+    whole, split = OnlineFeatures(), OnlineFeatures()
+    for i in range(30):
+        t = txn(i, i * 45, payer=f"p{i % 4}", payee=f"m{i % 3}", amount=500 + 37 * i)
+        expected = whole.process(t)
+        partial = split.process(t, context=False)
+        assert math.isnan(partial[split.names.index("amount_usd")])
+        split.fill_context(t, partial)
+        assert partial == pytest.approx(expected, nan_ok=True)

@@ -133,30 +133,30 @@ class Engine:
     def decide_with_features(
         self, txns: Sequence[Transaction], vectors: np.ndarray, features_us: Sequence[int]
     ) -> list[Decision]:
-        """Decide payments whose features a separate feature stage already computed, in order.
+        """Decide payments whose stateful features a separate feature stage computed, in order.
 
-        Replay runs the stateful feature walk in one process and everything after it here, on
-        the other core; the decisions equal :meth:`decide_batch`'s because nothing after the
-        features feeds back into the feature state.
+        Replay runs the stateful feature walk in one process (``process(txn, context=False)``)
+        and everything after it here, on the other core, starting with the stateless context
+        features; the decisions equal :meth:`decide_batch`'s because nothing after the feature
+        walk feeds back into the feature state.
         """
         with self._lock:
-            fresh = [i for i, t in enumerate(txns) if t.txn_id not in self._decided]
             rows = vectors.tolist()
-            scored = [
-                self._rules_layer(
-                    txns[i], rows[i], time.perf_counter_ns(), int(features_us[i]), False
-                )
-                for i in fresh
-            ]
-            self._finish_batch(scored, vectors[fresh] if len(fresh) < len(txns) else vectors)
+            scored = []
+            for txn, row, us in zip(txns, rows, features_us, strict=True):
+                if txn.txn_id in self._decided:
+                    continue
+                started = time.perf_counter_ns()
+                self.features.fill_context(txn, row)
+                scored.append(self._rules_layer(txn, row, started, int(us), live=False))
+            self._finish_batch(scored)
             return [self._decided[t.txn_id] for t in txns]
 
-    def _finish_batch(self, scored: list[_Scored], matrix: np.ndarray | None = None) -> None:
+    def _finish_batch(self, scored: list[_Scored]) -> None:
         model = self._model
         if model is not None and scored:
             started = time.perf_counter_ns()
-            if matrix is None:
-                matrix = np.asarray([s.vector for s in scored], dtype=np.float64)
+            matrix = np.asarray([s.vector for s in scored], dtype=np.float64)
             probabilities = model[0].scores(matrix, threads=self.batch_threads)
             each_us = (time.perf_counter_ns() - started) // 1_000 // len(scored)
         else:

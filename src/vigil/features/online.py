@@ -128,8 +128,12 @@ class OnlineFeatures:
 
     # ---- per event --------------------------------------------------------------------------
 
-    def process(self, txn: Transaction) -> list[float]:
-        """Features of ``txn`` from the state before it, then ``txn`` recorded into the state."""
+    def process(self, txn: Transaction, context: bool = True) -> list[float]:
+        """Features of ``txn`` from the state before it, then ``txn`` recorded into the state.
+
+        ``context=False`` leaves the stateless context features (amount, hour, account age, ...)
+        missing, for a feature stage whose consumer fills them with :meth:`fill_context`.
+        """
         now = int(txn.ts.timestamp())
         amount = to_usd_cents(txn.amount, txn.currency)
         values = _seen_values(txn)
@@ -137,7 +141,9 @@ class OnlineFeatures:
         flows = {
             role: (self.store.get(key) if key is not None else None) for role, key in keys.items()
         }
-        vector = self._context(txn, now, amount)
+        vector = [NAN] * len(self.names)
+        if context:
+            self._context(txn, now, amount, vector)
         for reader in self._readers:
             self._read_role(
                 reader,
@@ -174,8 +180,12 @@ class OnlineFeatures:
                     self.store.put(key, flow)
         return True
 
-    def _context(self, txn: Transaction, now: int, amount: int) -> list[float]:
-        vector = [NAN] * len(self.names)
+    def fill_context(self, txn: Transaction, vector: list[float]) -> None:
+        """Write the features that need no entity state into a vector from ``process(txn,
+        context=False)``; together they equal ``process(txn)``."""
+        self._context(txn, int(txn.ts.timestamp()), to_usd_cents(txn.amount, txn.currency), vector)
+
+    def _context(self, txn: Transaction, now: int, amount: int, vector: list[float]) -> None:
         book = self.accounts
         payer, payee = book.get(txn.payer_id), book.get(txn.payee_id)
         offset = UTC_OFFSET_HOURS.get(txn.jurisdiction, 0) * 3_600
@@ -214,7 +224,6 @@ class OnlineFeatures:
         )
         for position, value in zip(self._context_positions, values, strict=False):
             vector[position] = value
-        return vector
 
     def _read_role(
         self,
