@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from vigil.engine.pipeline import Engine
-from vigil.features.accounts import AccountBook
-from vigil.features.online import OnlineFeatures
+from vigil.features.replay import world_features
 from vigil.models.bundle import ModelBundle
 from vigil.rules.pack import PACKS_DIR, context_names
 from vigil.rules.registry import RuleRegistry
-from vigil.schema.io import read_table
 
 
 def build_engine(
@@ -25,8 +23,7 @@ def build_engine(
     account is scored as unknown, which the model has seen as new accounts. ``restore_state``
     starts warm from the bundle's end-of-training feature state, where it has one.
     """
-    table = read_table(data, "accounts", required=False) if data is not None else None
-    features = OnlineFeatures(accounts=AccountBook.from_frame(table))
+    features = world_features(data)
     if restore_state and bundle is not None and bundle.state_path is not None:
         features.store.restore(bundle.state_path, features.fingerprint)
     return Engine(features, RuleRegistry(packs, context_names()), bundle)

@@ -26,7 +26,6 @@ from rich.progress import Progress
 
 from vigil.engine.factory import build_engine
 from vigil.engine.pipeline import Engine
-from vigil.features.accounts import AccountBook
 from vigil.features.online import OnlineFeatures
 from vigil.features.replay import (
     compute_features,
@@ -34,11 +33,11 @@ from vigil.features.replay import (
     merged_stream,
     sorted_transactions,
     transactions_of,
+    world_features,
 )
 from vigil.models.bundle import ModelBundle
 from vigil.money import to_usd_cents
 from vigil.runtime import collector_paused
-from vigil.schema.io import read_table
 from vigil.schema.records import Decision, Transaction
 
 LAYERS = ("total", "features", "rules", "model", "policy")
@@ -285,8 +284,7 @@ def _feature_stage(
     gc.disable()  # this process only walks the feature state: see vigil.runtime
     try:
         bundle = ModelBundle.load(models)
-        accounts = AccountBook.from_frame(read_table(data_dir, "accounts", required=False))
-        features = OnlineFeatures(accounts=accounts)
+        features = world_features(data_dir)
         plan = _plan(data_dir, bundle, start)
         sender.send(("warmed", warm_up(features, bundle, plan, progress=False)))
         width = len(features.names)

@@ -95,6 +95,12 @@ def merged_stream(
         yield txn, None
 
 
+def world_features(data_dir: Path | None, spec: FeatureSpec | None = None) -> OnlineFeatures:
+    """A fresh feature engine with the world's ``accounts`` as reference data (none: empty)."""
+    table = read_table(data_dir, "accounts", required=False) if data_dir is not None else None
+    return OnlineFeatures(spec=spec, accounts=AccountBook.from_frame(table))
+
+
 def sorted_transactions(data_dir: Path) -> pl.DataFrame:
     """The world's transactions in time order (stable on ties, so file order breaks them)."""
     return read_table(data_dir, "transactions").sort("ts", maintain_order=True)
@@ -132,8 +138,7 @@ def feature_frame(
     frame = sorted_transactions(data_dir)
     if until is not None:
         frame = frame.filter(pl.col("ts") < until)
-    accounts = AccountBook.from_frame(read_table(data_dir, "accounts", required=False))
-    engine = OnlineFeatures(spec=spec, accounts=accounts)
+    engine = world_features(data_dir, spec)
     matrix = compute_features(frame, engine, progress=progress)
     features = pl.DataFrame(matrix, schema=engine.names, orient="row")
     return pl.concat([frame, features], how="horizontal")

@@ -15,13 +15,11 @@ import numpy as np
 import polars as pl
 from rich.console import Console
 
-from vigil.features.accounts import AccountBook
-from vigil.features.online import OnlineFeatures
-from vigil.features.replay import compute_features, sorted_transactions
+from vigil.features.replay import compute_features, sorted_transactions, world_features
 from vigil.features.spec import CATEGORICAL_FEATURES
 from vigil.models.bundle import ModelBundle, fingerprint_files
 from vigil.models.gbdt import train_gbdt
-from vigil.schema.io import find_table, read_table
+from vigil.schema.io import find_table
 
 
 def train_bundle(
@@ -41,8 +39,7 @@ def train_bundle(
     if "is_fraud" not in frame.columns or frame.get_column("is_fraud").null_count() == frame.height:
         raise ValueError(f"{data_dir}: transactions carry no is_fraud labels; training needs them")
     labelled = frame.get_column("is_fraud").is_not_null()
-    accounts = AccountBook.from_frame(read_table(data_dir, "accounts", required=False))
-    features = OnlineFeatures(accounts=accounts)
+    features = world_features(data_dir)
     console.print(f"replaying {frame.height:,} transactions through the online feature code")
     matrix = compute_features(frame, features, progress=progress, description="features")
     keep = labelled.to_numpy()
