@@ -44,7 +44,7 @@ class _RoleReader:
 
     role: str
     flow_kind: str
-    windows: tuple[tuple[str, int, int, int, int, int], ...]  # window, pos count/sum/mean/max
+    windows: tuple[tuple[str, int, int, int, int], ...]  # window, pos count/sum/mean/max
     distinct: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...]  # field, spans, positions
     novelty: tuple[tuple[str, int], ...]
     history: int  # first position of the History block, or -1
@@ -94,6 +94,10 @@ class OnlineFeatures:
         pos = self._index
         readers = []
         for role in ROLES:
+            # one entry per window even when several specs read it (e.g. sums and a mean)
+            names = dict.fromkeys(
+                w for item in self.spec.windows if item.role == role for w in item.windows
+            )
             win = tuple(
                 (
                     w,
@@ -101,11 +105,8 @@ class OnlineFeatures:
                     pos.get(f"{role}_sum_{w}", -1),
                     pos.get(f"{role}_mean_{w}", -1),
                     pos.get(f"{role}_max_{w}", -1),
-                    0,
                 )
-                for item in self.spec.windows
-                if item.role == role
-                for w in item.windows
+                for w in names
             )
             distinct = tuple(
                 (
@@ -241,7 +242,7 @@ class OnlineFeatures:
             _fill_new_entity(reader, values, vector)
             return
         windows = flow.windows
-        for w, p_count, p_sum, p_mean, p_max, _ in reader.windows:
+        for w, p_count, p_sum, p_mean, p_max in reader.windows:
             window = windows[w]
             buckets = window.buckets
             # inline test: most reads find nothing to expire, and a call costs more than the test
@@ -330,7 +331,7 @@ def _fill_new_entity(
     reader: _RoleReader, values: dict[str, str | None], vector: list[float]
 ) -> None:
     """A never-seen entity has zero activity and everything is new; its history is unknown."""
-    for _, p_count, p_sum, _p_mean, p_max, _ in reader.windows:
+    for _, p_count, p_sum, _p_mean, p_max in reader.windows:
         for p in (p_count, p_sum, p_max):
             if p >= 0:
                 vector[p] = 0.0
