@@ -139,9 +139,8 @@ class OnlineFeatures:
         amount = to_usd_cents(txn.amount, txn.currency)
         values = _seen_values(txn)
         keys = _flow_keys(txn)
-        flows = {
-            role: (self.store.get(key) if key is not None else None) for role, key in keys.items()
-        }
+        get = self.store.get
+        flows = {role: (get(key) if key is not None else None) for role, key in keys.items()}
         vector = [NAN] * len(self.names)
         if context:
             self._context(txn, now, amount, vector)
