@@ -28,9 +28,7 @@ from vigil.models.attribution import PathAttribution
 from vigil.models.bundle import BundleError, ModelBundle
 from vigil.money import to_usd_cents
 from vigil.rules.registry import RuleRegistry
-from vigil.schema.records import Decision, Reason, Transaction
-
-FIELDS = tuple(name for name in Transaction.__slots__ if name != "extra")
+from vigil.schema.records import TRANSACTION_FIELDS, Decision, Reason, Transaction
 
 
 @dataclass(frozen=True)
@@ -200,7 +198,7 @@ class Engine:
         if not live or budgets.deadline_us - latency["features"] >= budgets.rules_us:
             # rules read NaN as missing, so the vector goes in as it is
             context = dict(zip(self.features.names, vector, strict=True))
-            for name in FIELDS:
+            for name in TRANSACTION_FIELDS:
                 context[name] = getattr(txn, name)
             pack = self.rules.active(txn.jurisdiction, txn.ts)
             pack_version = pack.version

@@ -22,33 +22,17 @@ from vigil.features.online import OnlineFeatures
 from vigil.features.spec import FeatureSpec
 from vigil.runtime import collector_paused
 from vigil.schema.io import read_table
-from vigil.schema.records import Transaction
+from vigil.schema.records import TRANSACTION_FIELDS, Transaction
 
 #: schema.md: a label without label_ts is known 30 days after the payment.
 DEFAULT_LABEL_DELAY = timedelta(days=30)
-
-FIELDS = (
-    "txn_id",
-    "ts",
-    "payer_id",
-    "payee_id",
-    "amount",
-    "currency",
-    "channel",
-    "jurisdiction",
-    "payer_country",
-    "payee_country",
-    "device_id",
-    "ip",
-    "mcc",
-)
 
 
 def transactions_of(frame: pl.DataFrame) -> Iterator[Transaction]:
     """Records from a validated frame, without labels; absent optional columns read as None."""
     columns = [
         frame.get_column(name).to_list() if name in frame.columns else [None] * frame.height
-        for name in FIELDS
+        for name in TRANSACTION_FIELDS
     ]
     for row in zip(*columns, strict=True):
         yield Transaction(*row)

@@ -75,10 +75,14 @@ class Transaction:
         return cls(**values, extra=extra)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {name: getattr(self, name) for name in self.__slots__ if name != "extra"}
+        out = {name: getattr(self, name) for name in TRANSACTION_FIELDS}
         out["ts"] = self.ts.isoformat().replace("+00:00", "Z")
         out.update(self.extra)
         return out
+
+
+#: The contract fields a Transaction carries, in constructor order (labels and extras excluded).
+TRANSACTION_FIELDS: tuple[str, ...] = tuple(n for n in Transaction.__slots__ if n != "extra")
 
 
 def _coerce(name: str, kind: Kind, raw: Any) -> Any:
