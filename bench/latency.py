@@ -29,12 +29,10 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
-from demo_world import add_world_options, training_cut
+from demo_world import add_world_options, build_trained_world, training_cut
 from vigil.engine.factory import load_engine
 from vigil.engine.replay import replay
 from vigil.features.replay import sorted_transactions, transactions_of
-from vigil.models.train import train_bundle
-from vigil.world.simulate import simulate_world
 
 BENCH = Path(__file__).resolve().parent
 SECRET = "bench-secret-not-for-production"
@@ -224,12 +222,11 @@ def main() -> None:
     until = training_cut(args)
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
-        data, models, run = root / "world", root / "models", root / "run"
         console.print(
             f"world {args.accounts:,} accounts x {args.days} days; training on days < {args.train_days}"
         )
-        simulate_world(data, accounts=args.accounts, days=args.days, seed=args.seed, progress=False)
-        train_bundle(data, models, until=until, progress=False)
+        data, models, _ = build_trained_world(root, args)
+        run = root / "run"
         engine_us, live = in_process(models, data, until, args.decisions)
         baseline_us = baseline_in_process(data, until, live)
         summary = replay(data, models, run, progress=False)

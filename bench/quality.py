@@ -20,12 +20,10 @@ import lightgbm as lgb
 import polars as pl
 from rich.console import Console
 
-from demo_world import add_world_options, training_cut
+from demo_world import add_world_options, build_trained_world, training_cut
 from vigil.engine.replay import replay
 from vigil.evaluation.metrics import compare, compute_metrics
-from vigil.models.train import train_bundle
 from vigil.money import USD_CENTS_PER_MINOR
-from vigil.world.simulate import simulate_world
 
 RAW_CATEGORICAL = ["channel", "mcc", "jurisdiction", "payer_country", "payee_country"]
 
@@ -75,11 +73,8 @@ def main() -> None:
     until = training_cut(args)
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
-        data, models, run = root / "world", root / "models", root / "run"
-        simulate_world(data, accounts=args.accounts, days=args.days, seed=args.seed, progress=False)
-        started = time.perf_counter()
-        train_bundle(data, models, until=until, progress=False)
-        train_s = time.perf_counter() - started
+        data, models, train_s = build_trained_world(root, args)
+        run = root / "run"
         summary = replay(data, models, run, progress=False)
         engine = json.loads((run / "metrics.json").read_text())
         labels = pl.read_parquet(run / "labels.parquet")
