@@ -1,0 +1,1 @@
+"""Graph intelligence: time-respecting graph store, sampling, embeddings and GNNs."""
