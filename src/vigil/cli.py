@@ -72,13 +72,26 @@ def train(
     out: Annotated[Path, typer.Option(help="Folder for the model bundle.")],
     until: Annotated[str | None, typer.Option(help="Train on events before this date.")] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+    blocks: Annotated[
+        str, typer.Option(help="Learnt feature blocks under the GBDT, comma-separated: sequence.")
+    ] = "",
+    compile: Annotated[
+        bool, typer.Option(help="Compile the booster to machine code (lleaves) for fast scoring.")
+    ] = True,
 ) -> None:
     """Train every model layer on events before --until and write a bundle."""
     from vigil.models.train import train_bundle
 
+    kinds = [kind.strip() for kind in blocks.split(",") if kind.strip()]
     try:
         bundle = train_bundle(
-            data, out, _instant(until, "--until"), progress=not quiet, console=console
+            data,
+            out,
+            _instant(until, "--until"),
+            progress=not quiet,
+            console=console,
+            blocks=kinds,
+            compile=compile,
         )
     except (ValueError, FileNotFoundError) as error:
         raise _fail(error) from error

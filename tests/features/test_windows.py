@@ -129,12 +129,23 @@ def test_idle_entities_are_evicted():
     assert engine.store.get("acct:here:out") is not None
 
 
-def test_stateful_part_plus_context_equals_the_whole_vector():
-    whole, split = OnlineFeatures(), OnlineFeatures()
+def test_a_walk_split_by_roles_adds_up_to_the_whole_vector():
+    whole = OnlineFeatures()
+    first = OnlineFeatures(roles=("payer", "payee", "payer_in", "pair"))
+    second = OnlineFeatures(roles=("device", "ip"))
     for i in range(30):
         t = txn(i, i * 45, payer=f"p{i % 4}", payee=f"m{i % 3}", amount=500 + 37 * i)
         expected = whole.process(t)
-        partial = split.process(t, context=False)
-        assert math.isnan(partial[split.names.index("amount_usd")])
-        split.fill_context(t, partial)
+        partial = first.process(t, context=False)
+        assert math.isnan(partial[first.names.index("amount_usd")])
+        assert math.isnan(partial[first.names.index("device_count_24h")])
+        second.process(t, into=partial)
         assert partial == pytest.approx(expected, nan_ok=True)
+        if i % 7 == 3:  # labels credit each half's own flows
+            for engine in (whole, first, second):
+                engine.observe_label(t.txn_id, True)
+
+
+def test_unknown_roles_are_refused():
+    with pytest.raises(ValueError, match="unknown roles"):
+        OnlineFeatures(roles=("payer", "merchant"))

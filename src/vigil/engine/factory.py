@@ -23,9 +23,9 @@ def build_engine(
     account is scored as unknown, which the model has seen as new accounts. ``restore_state``
     starts warm from the bundle's end-of-training feature state, where it has one.
     """
-    features = world_features(data)
+    features = world_features(data, blocks=bundle.load_blocks() if bundle is not None else ())
     if restore_state and bundle is not None and bundle.state_path is not None:
-        features.store.restore(bundle.state_path, features.fingerprint)
+        features.restore(bundle.state_path)
     return Engine(features, RuleRegistry(packs, context_names()), bundle)
 
 

@@ -129,23 +129,23 @@ class Engine:
         return self._decided.get(txn_id)
 
     def decide_with_features(
-        self, txns: Sequence[Transaction], vectors: np.ndarray, features_us: Sequence[int]
+        self,
+        txns: Sequence[Transaction],
+        vectors: Sequence[list[float]],
+        features_us: Sequence[int],
     ) -> list[Decision]:
-        """Decide payments whose stateful features a separate feature stage computed, in order.
+        """Decide payments whose feature vectors were computed elsewhere, in order.
 
-        Replay runs the stateful feature walk in one process (``process(txn, context=False)``)
-        and everything after it here, on the other core, starting with the stateless context
-        features; the decisions equal :meth:`decide_batch`'s because nothing after the feature
-        walk feeds back into the feature state.
+        Replay splits the feature walk across two processes and hands the finished vectors
+        here; the decisions equal :meth:`decide_batch`'s because nothing after the feature walk
+        feeds back into the feature state.
         """
         with self._lock:
-            rows = vectors.tolist()
             scored = []
-            for txn, row, us in zip(txns, rows, features_us, strict=True):
+            for txn, row, us in zip(txns, vectors, features_us, strict=True):
                 if txn.txn_id in self._decided:
                     continue
                 started = time.perf_counter_ns()
-                self.features.fill_context(txn, row)
                 scored.append(self._rules_layer(txn, row, started, int(us), live=False))
             self._finish_batch(scored)
             return [self._decided[t.txn_id] for t in txns]

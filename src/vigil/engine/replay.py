@@ -235,6 +235,13 @@ def _flush(engine: Engine, pending: list, sink: DecisionSink) -> None:
     pending.clear()
 
 
+#: How replay splits the feature walk: the feature stage owns the account and pair flows; the
+#: deciding process owns the device and IP flows and the learnt blocks, which balances the two
+#: cores (the deciding process also runs rules, model and policy).
+STAGE_ROLES = ("payer", "payee", "payer_in", "pair")
+LOCAL_ROLES = ("device", "ip")
+
+
 def _replay_two_stages(
     data_dir: Path, models: Path, plan: _Plan, engine: Engine, sink: DecisionSink, batch: int, tick
 ) -> tuple[int, int, float]:
@@ -249,6 +256,8 @@ def _replay_two_stages(
     stage.start()
     sender.close()
     engine.batch_threads = 1  # the other core is the feature stage's
+    local = world_features(data_dir, blocks=engine.features.blocks, roles=LOCAL_ROLES)
+    warmed = warm_up(local, engine.bundle, plan, progress=False)
     txns = transactions_of(plan.live)
     began = None
     try:
@@ -256,17 +265,17 @@ def _replay_two_stages(
             message = receiver.recv()
             if message[0] == "warmed":
                 began = time.perf_counter()
-                warmed = message[1]
                 continue
             if message[0] == "error":
                 raise RuntimeError(f"feature stage failed:\n{message[1]}")
             if message[0] == "done":
                 released = message[1]
                 break
-            _, vectors, latency = message
+            _, vectors, latency, labels = message
             chunk = list(itertools.islice(txns, len(vectors)))
+            rows = _complete(local, chunk, vectors, latency, labels)
             for txn, decision in zip(
-                chunk, engine.decide_with_features(chunk, vectors, latency), strict=True
+                chunk, engine.decide_with_features(chunk, rows, latency), strict=True
             ):
                 sink.add(decision, txn.ts, txn.amount, txn.currency)
             tick()
@@ -277,35 +286,60 @@ def _replay_two_stages(
     return warmed, released, time.perf_counter() - (began or time.perf_counter())
 
 
+def _complete(
+    local: OnlineFeatures,
+    chunk: list[Transaction],
+    vectors: np.ndarray,
+    latency: np.ndarray,
+    labels: list[tuple[int, str, bool]],
+) -> list[list[float]]:
+    """The deciding process's half of the walk, labels released at the same points as in the
+    feature stage; ``latency`` gains this half's time."""
+    rows = vectors.tolist()
+    due = iter(labels)
+    label = next(due, None)
+    for i, txn in enumerate(chunk):
+        while label is not None and label[0] == i:
+            local.observe_label(label[1], label[2])
+            label = next(due, None)
+        began = time.perf_counter_ns()
+        local.process(txn, into=rows[i])
+        latency[i] += (time.perf_counter_ns() - began) // 1_000
+    return rows
+
+
 def _feature_stage(
     data_dir: Path, models: Path, start: datetime, batch: int, sender: Connection
 ) -> None:
-    """The stateful half of the engine: walks payments and labels, sends feature vectors."""
+    """The account half of the feature walk: walks payments and labels, sends partial vectors
+    and the labels released between them."""
     gc.disable()  # this process only walks the feature state: see vigil.runtime
     try:
         bundle = ModelBundle.load(models)
-        features = world_features(data_dir)
+        features = world_features(data_dir, roles=STAGE_ROLES)
         plan = _plan(data_dir, bundle, start)
         sender.send(("warmed", warm_up(features, bundle, plan, progress=False)))
         width = len(features.names)
         vectors = np.empty((batch, width), dtype=np.float64)
         latency = np.empty(batch, dtype=np.int64)
+        labels: list[tuple[int, str, bool]] = []
         filled = released = 0
         for txn, label in merged_stream(plan.live, labels=plan.pending):
             if txn is None:
-                if label[1]:
+                if label[1]:  # a legitimate label changes no state
                     features.observe_label(*label)
+                    labels.append((filled, *label))
                     released += 1
                 continue
             began = time.perf_counter_ns()
-            vectors[filled] = features.process(txn, context=False)  # context: the other stage
+            vectors[filled] = features.process(txn, context=False)  # context: the other half
             latency[filled] = (time.perf_counter_ns() - began) // 1_000
             filled += 1
             if filled == batch:
-                sender.send(("vectors", vectors, latency))
-                filled = 0
+                sender.send(("vectors", vectors, latency, labels))
+                filled, labels = 0, []
         if filled:
-            sender.send(("vectors", vectors[:filled], latency[:filled]))
+            sender.send(("vectors", vectors[:filled], latency[:filled], labels))
         sender.send(("done", released))
     except Exception:  # the parent must hear of any failure, not wait forever
         sender.send(("error", traceback.format_exc()))
@@ -317,7 +351,7 @@ def warm_up(features: OnlineFeatures, bundle: ModelBundle, plan: _Plan, progress
     """Bring the state to the plan's start: from the bundle's snapshot when it ends there,
     else by replaying the history before it."""
     if bundle.state_path is not None and bundle.trained_until == plan.start:
-        features.store.restore(bundle.state_path, features.fingerprint)
+        features.restore(bundle.state_path)
         return 0
     compute_features(plan.warm, features, progress=progress, description="warm-up")
     return plan.warm.height

@@ -8,10 +8,14 @@ what came before it, and labels only once their ``label_ts`` has passed.
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from vigil.features.accounts import AccountBook
+from vigil.features.blocks import FeatureBlock
 from vigil.features.spec import (
     BUCKETS_PER_WINDOW,
     CONTEXT_FEATURES,
@@ -29,6 +33,7 @@ from vigil.schema.records import Transaction
 from vigil.schema.tables import CHANNELS
 
 NAN = math.nan
+STORE_SNAPSHOT = "store.snapshot"
 DAY = 86_400
 
 CHANNEL_CODE = {name: float(i) for i, name in enumerate(sorted(CHANNELS))}
@@ -58,16 +63,36 @@ class OnlineFeatures:
         spec: FeatureSpec | None = None,
         store: StateStore | None = None,
         accounts: AccountBook | None = None,
+        blocks: Sequence[FeatureBlock] = (),
+        roles: Sequence[str] | None = None,
     ):
+        """``roles`` limits this instance to part of the state (default: all of it): replay
+        splits the walk across two processes, each owning the flows of its roles, and the two
+        partial vectors together equal the whole one."""
         self.spec = spec or default_spec()
         self.store: StateStore = store if store is not None else MemoryStateStore()
         self.accounts = accounts or AccountBook.empty()
-        self.names = self.spec.names()
-        self.fingerprint = self.spec.fingerprint()
+        self.blocks = tuple(blocks)
+        self.roles = tuple(ROLES) if roles is None else tuple(roles)
+        unknown = set(self.roles) - set(ROLES)
+        if unknown:
+            raise ValueError(f"unknown roles {sorted(unknown)}; choose from {', '.join(ROLES)}")
+        self._updated = tuple(role for role in UPDATED_FLOWS if role in self.roles)
+        core = self.spec.names()
+        self.names = core + [name for block in self.blocks for name in block.names]
+        self.fingerprint = _fingerprint(self.spec.fingerprint(), self.blocks)
+        # each block writes its values into its own slice, after the core features
+        self._block_slices = []
+        at = len(core)
+        for block in self.blocks:
+            self._block_slices.append((block, at, at + len(block.names)))
+            at += len(block.names)
         self._index = {name: i for i, name in enumerate(self.names)}
         self._layouts = self._flow_layouts()
         self._readers = self._compile_readers()
-        self._pos_in_sum_24h = self._index.get("payer_in_sum_24h", -1)
+        self._pos_in_sum_24h = (
+            self._index.get("payer_in_sum_24h", -1) if "payer_in" in self.roles else -1
+        )
         # Context values are computed in CONTEXT_FEATURES order (the ratio, last, comes later).
         self._context_positions = [self._index[name] for name in CONTEXT_FEATURES[:-1]]
 
@@ -123,25 +148,30 @@ class OnlineFeatures:
             history = next(
                 (pos[item.names()[0]] for item in self.spec.history if item.role == role), -1
             )
-            if win or distinct or novelty or history >= 0:
+            if role in self.roles and (win or distinct or novelty or history >= 0):
                 readers.append(_RoleReader(role, _flow_kind(role), win, distinct, novelty, history))
         return tuple(readers)
 
     # ---- per event --------------------------------------------------------------------------
 
-    def process(self, txn: Transaction, context: bool = True) -> list[float]:
+    def process(
+        self, txn: Transaction, context: bool = True, into: list[float] | None = None
+    ) -> list[float]:
         """Features of ``txn`` from the state before it, then ``txn`` recorded into the state.
 
         ``context=False`` leaves the stateless context features (amount, hour, account age, ...)
-        missing, for a feature stage whose consumer fills them with :meth:`fill_context`.
+        missing, for the half of a split walk that the other half completes; ``into`` is the
+        vector to complete (by default a new one, all missing).
         """
         now = int(txn.ts.timestamp())
         amount = to_usd_cents(txn.amount, txn.currency)
         values = _seen_values(txn)
         keys = _flow_keys(txn)
         get = self.store.get
-        flows = {role: (get(key) if key is not None else None) for role, key in keys.items()}
-        vector = [NAN] * len(self.names)
+        flows = {
+            role: (get(key) if (key := keys[role]) is not None else None) for role in self.roles
+        }
+        vector = [NAN] * len(self.names) if into is None else into
         if context:
             self._context(txn, now, amount, vector)
         for reader in self._readers:
@@ -159,31 +189,46 @@ class OnlineFeatures:
             ratio = amount / 100.0 / inflow if inflow > 0 else NAN  # cents against dollars
             vector[self._index["payer_in_ratio_24h"]] = ratio
         self._record(txn, now, amount, values, keys, flows)
+        for block, begin, end in self._block_slices:
+            vector[begin:end] = block.process(txn)
         return vector
 
     def observe_label(self, txn_id: str, is_fraud: bool) -> bool:
         """Credit a label to the entities of its transaction; False if the transaction is unknown
         (never seen, or forgotten by eviction)."""
+        for block in self.blocks:
+            block.observe_label(txn_id, is_fraud)
         keys = self.store.recall(txn_id)
         if keys is None:
             return False
         if is_fraud:
-            for key in (
-                f"acct:{keys.payer}:out",
-                f"acct:{keys.payee}:in",
-                None if keys.device is None else f"device:{keys.device}:out",
-                None if keys.ip is None else f"ip:{keys.ip}:out",
-            ):
+            credited = {
+                "payer": f"acct:{keys.payer}:out",
+                "payee": f"acct:{keys.payee}:in",
+                "device": None if keys.device is None else f"device:{keys.device}:out",
+                "ip": None if keys.ip is None else f"ip:{keys.ip}:out",
+            }
+            for role in self._updated:
+                key = credited.get(role)
                 flow = self.store.get(key) if key else None
                 if flow is not None:
                     flow.fraud_labels += 1
                     self.store.put(key, flow)
         return True
 
-    def fill_context(self, txn: Transaction, vector: list[float]) -> None:
-        """Write the features that need no entity state into a vector from ``process(txn,
-        context=False)``; together they equal ``process(txn)``."""
-        self._context(txn, int(txn.ts.timestamp()), to_usd_cents(txn.amount, txn.currency), vector)
+    def snapshot(self, folder: Path) -> None:
+        """The whole feature state, the store's and every block's, to files in ``folder``."""
+        folder.mkdir(parents=True, exist_ok=True)
+        # the store holds the spec's state only; each block checks its own
+        self.store.snapshot(folder / STORE_SNAPSHOT, self.spec.fingerprint())
+        for block in self.blocks:
+            block.snapshot(folder / f"{block.kind}.snapshot")
+
+    def restore(self, folder: Path) -> None:
+        """Start from a :meth:`snapshot` taken by features of the same fingerprint."""
+        self.store.restore(folder / STORE_SNAPSHOT, self.spec.fingerprint())
+        for block in self.blocks:
+            block.restore(folder / f"{block.kind}.snapshot")
 
     def _context(self, txn: Transaction, now: int, amount: int, vector: list[float]) -> None:
         book = self.accounts
@@ -275,7 +320,7 @@ class OnlineFeatures:
         flows: dict[str, Flow | None],
     ) -> None:
         cap = self.spec.seen_cap
-        for role in UPDATED_FLOWS:
+        for role in self._updated:
             key = keys[role]
             if key is None:
                 continue
@@ -288,6 +333,15 @@ class OnlineFeatures:
         self.store.remember(
             txn.txn_id, TxnKeys(now, txn.payer_id, txn.payee_id, txn.device_id, txn.ip)
         )
+
+
+def _fingerprint(spec: str, blocks: Sequence[FeatureBlock]) -> str:
+    if not blocks:
+        return spec  # a spec alone keeps its own fingerprint, so older snapshots still load
+    digest = hashlib.sha256(spec.encode())
+    for block in blocks:
+        digest.update(f"{block.kind}:{block.fingerprint}".encode())
+    return digest.hexdigest()[:16]
 
 
 def _flow_kind(role: str) -> str:

@@ -9,7 +9,7 @@ at the very same instant does not see it yet.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import polars as pl
 from rich.progress import Progress
 
 from vigil.features.accounts import AccountBook
+from vigil.features.blocks import FeatureBlock
 from vigil.features.online import OnlineFeatures
 from vigil.features.spec import FeatureSpec
 from vigil.runtime import collector_paused
@@ -79,10 +80,16 @@ def merged_stream(
         yield txn, None
 
 
-def world_features(data_dir: Path | None, spec: FeatureSpec | None = None) -> OnlineFeatures:
+def world_features(
+    data_dir: Path | None,
+    spec: FeatureSpec | None = None,
+    blocks: Sequence[FeatureBlock] = (),
+    roles: Sequence[str] | None = None,
+) -> OnlineFeatures:
     """A fresh feature engine with the world's ``accounts`` as reference data (none: empty)."""
     table = read_table(data_dir, "accounts", required=False) if data_dir is not None else None
-    return OnlineFeatures(spec=spec, accounts=AccountBook.from_frame(table))
+    accounts = AccountBook.from_frame(table)
+    return OnlineFeatures(spec=spec, accounts=accounts, blocks=blocks, roles=roles)
 
 
 def sorted_transactions(data_dir: Path) -> pl.DataFrame:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,12 +20,15 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
+from vigil.features.blocks import FeatureBlock, load_blocks
 from vigil.models.calibration import Calibrator
 
 MANIFEST = "manifest.json"
 BOOSTER = "model.txt"
+COMPILED = "model.so"  # the booster compiled to machine code by lleaves, when it could be
 CALIBRATION = "calibration.json"
-STATE = "state.snapshot"
+STATE = "state"  # a folder: the feature store's snapshot and each block's
+BLOCKS = "blocks"
 
 
 class BundleError(ValueError):
@@ -41,9 +46,12 @@ class ModelBundle:
     metrics: dict[str, float]
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     trained_until: datetime | None = None
+    #: kinds of the learnt feature blocks (sequence, graph) whose features the model reads
+    blocks: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
     version: str = field(init=False)
+    _compiled: Any = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         # Computed once: the version is stamped on every decision, the model text is megabytes.
@@ -51,7 +59,30 @@ class ModelBundle:
         self.version = f"gbdt-{self.created_at:%Y%m%dT%H%M%S}-{digest}"
 
     def raw_scores(self, matrix: np.ndarray, threads: int = 1) -> np.ndarray:
+        """The booster's probabilities, from its compiled form where the bundle has one.
+
+        LightGBM's own predict costs ~30 µs for one row and ~16 µs a row in batches here, most
+        of it walking trees through generic code; lleaves compiles the same trees to straight
+        machine code (~10 µs and ~4 µs) with equal results (checked to 1e-12 in the tests).
+        """
+        if self._compiled is not None:
+            return self._compiled.predict(matrix, n_jobs=threads)
         return self.booster.predict(matrix, num_threads=threads)
+
+    @property
+    def compiled(self) -> bool:
+        return self._compiled is not None
+
+    def compile(self, folder: Path) -> None:
+        """Compile the booster to ``folder/model.so`` and score with it from now on (~1 min for
+        a few hundred trees; done once, by `vigil train`)."""
+        import lleaves  # imported here: only compiling and loading compiled bundles need it
+
+        target = Path(folder) / COMPILED
+        target.unlink(missing_ok=True)  # never load a library compiled from another model
+        model = lleaves.Model(model_file=str(Path(folder) / BOOSTER))
+        model.compile(cache=str(target))
+        self._compiled = model
 
     def scores(self, matrix: np.ndarray, threads: int = 1) -> np.ndarray:
         """Calibrated probabilities of fraud for each row; one thread for single payments (a
@@ -62,13 +93,29 @@ class ModelBundle:
         """SHAP values (TreeSHAP, in log-odds) of one row; the last entry is the base value."""
         return self.booster.predict(row.reshape(1, -1), pred_contrib=True, num_threads=1)[0]
 
-    def save(self, folder: Path, state: Path | None = None) -> Path:
+    def save(
+        self,
+        folder: Path,
+        state: Path | None = None,
+        blocks: Sequence[FeatureBlock] = (),
+        compile: bool = False,
+    ) -> Path:
+        """Write the bundle; ``state`` is a folder from :meth:`OnlineFeatures.snapshot`;
+        ``compile`` adds the booster compiled to machine code (see :meth:`raw_scores`)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.booster.save_model(folder / BOOSTER)
+        (folder / COMPILED).unlink(missing_ok=True)  # compiled from a model no longer there
+        if compile:
+            self.compile(folder)
         (folder / CALIBRATION).write_text(json.dumps(self.calibrator.to_dict()))
+        if [b.kind for b in blocks] != self.blocks:
+            raise BundleError(f"blocks given {[b.kind for b in blocks]}, bundle has {self.blocks}")
+        for block in blocks:
+            block.save(folder / BLOCKS / block.kind)
         if state is not None:
-            shutil.copyfile(state, folder / STATE)
+            shutil.rmtree(folder / STATE, ignore_errors=True)
+            shutil.copytree(state, folder / STATE)
         manifest = {
             "version": self.version,
             "kind": "gbdt",
@@ -80,6 +127,8 @@ class ModelBundle:
             "created_at": self.created_at.isoformat(),
             "trained_until": self.trained_until.isoformat() if self.trained_until else None,
             "has_state": (folder / STATE).exists(),
+            "blocks": self.blocks,
+            "compiled": compile,
             **self.extra,
         }
         (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
@@ -112,6 +161,8 @@ class ModelBundle:
             "created_at",
             "trained_until",
             "has_state",
+            "blocks",
+            "compiled",
         }
         until = manifest.get("trained_until")
         bundle = cls(
@@ -124,6 +175,7 @@ class ModelBundle:
             metrics=manifest["metrics"],
             created_at=datetime.fromisoformat(manifest["created_at"]),
             trained_until=datetime.fromisoformat(until) if until else None,
+            blocks=manifest.get("blocks", []),
             extra={k: v for k, v in manifest.items() if k not in known},
             path=folder,
         )
@@ -131,7 +183,32 @@ class ModelBundle:
             raise BundleError(
                 f"{folder}: model file does not match manifest version {manifest['version']}"
             )
+        if manifest.get("compiled") and (folder / COMPILED).exists():
+            bundle._load_compiled(folder)
         return bundle
+
+    def _load_compiled(self, folder: Path) -> None:
+        """Score with the compiled library; a library that will not load on this machine (built
+        for another CPU) leaves LightGBM's predict in charge rather than failing the load."""
+        import lleaves
+
+        model = lleaves.Model(model_file=str(folder / BOOSTER))
+        try:
+            model.compile(cache=str(folder / COMPILED))
+        except OSError as error:
+            warnings.warn(
+                f"{folder / COMPILED} did not load ({error}); using LightGBM", stacklevel=3
+            )
+            return
+        self._compiled = model
+
+    def load_blocks(self) -> list[FeatureBlock]:
+        """Fresh (cold) instances of the feature blocks this bundle's model reads."""
+        if not self.blocks:
+            return []
+        if self.path is None:
+            raise BundleError("an unsaved bundle has no block files to load")
+        return load_blocks(self.path / BLOCKS, self.blocks)
 
     @property
     def state_path(self) -> Path | None:

@@ -3,11 +3,19 @@
 The training matrix is built by :func:`vigil.features.replay.compute_features`, the same code
 that serves, so there is no training/serving skew. Targets are the labels in the data (known in
 hindsight); features only ever see labels that had matured at the time of each event.
+
+Learnt feature blocks (sequence encoder, graph layer) are stacked under the GBDT: each block is
+fitted on the first ``block_share`` of the training span, then the whole span is replayed with
+the blocks in the feature path. On the rows the blocks were fitted on their outputs are
+in-sample, better than they will ever be live, so the GBDT sees them as missing there and learns
+how far to trust each block only from the later, out-of-sample rows; the earlier rows still
+teach it every other feature.
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -15,6 +23,7 @@ import numpy as np
 import polars as pl
 from rich.console import Console
 
+from vigil.features.blocks import FeatureBlock, block_class
 from vigil.features.replay import compute_features, sorted_transactions, world_features
 from vigil.features.spec import CATEGORICAL_FEATURES
 from vigil.models.bundle import ModelBundle, fingerprint_files
@@ -28,8 +37,16 @@ def train_bundle(
     until: datetime | None = None,
     progress: bool = True,
     console: Console | None = None,
+    blocks: Sequence[str] = (),
+    block_share: float = 0.5,
+    seed: int = 0,
+    compile: bool = True,
 ) -> ModelBundle:
-    """Train on events before ``until`` (all events when None) and write a bundle to ``out``."""
+    """Train on events before ``until`` (all events when None) and write a bundle to ``out``.
+
+    ``blocks`` names the learnt feature blocks to stack under the GBDT (``sequence``, ``graph``);
+    ``compile`` adds the booster compiled to machine code for fast scoring.
+    """
     console = console or Console(quiet=not progress)
     frame = sorted_transactions(data_dir)
     if until is not None:
@@ -39,9 +56,13 @@ def train_bundle(
     if "is_fraud" not in frame.columns or frame.get_column("is_fraud").null_count() == frame.height:
         raise ValueError(f"{data_dir}: transactions carry no is_fraud labels; training needs them")
     labelled = frame.get_column("is_fraud").is_not_null()
-    features = world_features(data_dir)
+    fitted, fitted_until = _fit_blocks(frame, blocks, block_share, seed, progress, console)
+    features = world_features(data_dir, blocks=fitted)
     console.print(f"replaying {frame.height:,} transactions through the online feature code")
     matrix = compute_features(frame, features, progress=progress, description="features")
+    if fitted:
+        in_sample = (frame.get_column("ts") < fitted_until).to_numpy()
+        matrix[np.ix_(in_sample, np.arange(len(features.spec.names()), matrix.shape[1]))] = np.nan
     keep = labelled.to_numpy()
     labels = frame.get_column("is_fraud").fill_null(False).to_numpy().astype(np.int8)
     console.print(
@@ -60,9 +81,36 @@ def train_bundle(
         data_fingerprint=fingerprint_files(sources, salt=str(until)),
         metrics=model.metrics,
         trained_until=until if until is not None else frame.get_column("ts").max(),
+        blocks=[block.kind for block in fitted],
+        extra={"blocks_fitted_until": fitted_until.isoformat()} if fitted else {},
     )
     with tempfile.TemporaryDirectory() as scratch:
-        state = Path(scratch) / "state.snapshot"
-        features.store.snapshot(state, features.fingerprint)
-        bundle.save(out, state=state)
+        state = Path(scratch) / "state"
+        features.snapshot(state)
+        if compile:
+            console.print("compiling the booster to machine code (lleaves)")
+        bundle.save(out, state=state, blocks=fitted, compile=compile)
     return bundle
+
+
+def _fit_blocks(
+    frame: pl.DataFrame,
+    kinds: Sequence[str],
+    share: float,
+    seed: int,
+    progress: bool,
+    console: Console,
+) -> tuple[list[FeatureBlock], datetime | None]:
+    """Each block fitted on the first ``share`` of the span; and the instant that share ends."""
+    if not kinds:
+        return [], None
+    if not 0.0 < share < 1.0:
+        raise ValueError(f"block_share must lie strictly between 0 and 1, got {share}")
+    first, last = frame.get_column("ts").min(), frame.get_column("ts").max()
+    until = first + (last - first) * share
+    early = frame.filter(pl.col("ts") < until)
+    fitted = []
+    for kind in kinds:
+        console.print(f"fitting the {kind} block on {early.height:,} transactions before {until}")
+        fitted.append(block_class(kind).fit(early, seed=seed, progress=progress))
+    return fitted, until
