@@ -1,0 +1,1 @@
+"""AML and compliance: typology detectors, sanctions screening, cases and regulator reports."""
