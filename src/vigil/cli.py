@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -44,6 +45,24 @@ def _fail(error: Exception) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+MappingOption = Annotated[
+    Path | None,
+    typer.Option(help="Column mapping (YAML) from your files onto the contract; see docs/byod.md."),
+]
+
+
+def _mapping(path: Path | None):
+    """The parsed ``--mapping`` file, or None."""
+    if path is None:
+        return None
+    from vigil.schema.mapping import ColumnMapping
+
+    try:
+        return ColumnMapping.load(path)
+    except ValueError as error:
+        raise _fail(error) from error
+
+
 @app.command()
 def simulate(
     out: Annotated[Path, typer.Option(help="Folder to write the world's tables into.")],
@@ -78,21 +97,26 @@ def train(
     compile: Annotated[
         bool, typer.Option(help="Compile the booster to machine code (lleaves) for fast scoring.")
     ] = True,
+    mapping: MappingOption = None,
 ) -> None:
     """Train every model layer on events before --until and write a bundle."""
     from vigil.models.train import train_bundle
+    from vigil.schema.mapping import mapped_world
 
     kinds = [kind.strip() for kind in blocks.split(",") if kind.strip()]
+    columns = _mapping(mapping)
     try:
-        bundle = train_bundle(
-            data,
-            out,
-            _instant(until, "--until"),
-            progress=not quiet,
-            console=console,
-            blocks=kinds,
-            compile=compile,
-        )
+        with mapped_world(data, columns) as world:
+            bundle = train_bundle(
+                world,
+                out,
+                _instant(until, "--until"),
+                progress=not quiet,
+                console=console,
+                blocks=kinds,
+                compile=compile,
+                extra_columns=columns.features if columns else None,
+            )
     except (ValueError, FileNotFoundError) as error:
         raise _fail(error) from error
     m = bundle.metrics
@@ -115,15 +139,19 @@ def replay(
         int, typer.Option(min=1, max=2, help="2: feature walk and decisions on separate cores.")
     ] = 2,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+    mapping: MappingOption = None,
 ) -> None:
     """Stream events through the real-time engine, labels hidden until their label_ts."""
     from vigil.engine.replay import replay as run_replay
     from vigil.evaluation.metrics import format_metrics
+    from vigil.schema.mapping import mapped_world
 
+    columns = _mapping(mapping)
     try:
-        summary = run_replay(
-            data, models, out, _instant(start, "--from"), progress=not quiet, workers=workers
-        )
+        with mapped_world(data, columns) as world:
+            summary = run_replay(
+                world, models, out, _instant(start, "--from"), progress=not quiet, workers=workers
+            )
     except (ValueError, FileNotFoundError) as error:
         raise _fail(error) from error
     console.print(
@@ -145,12 +173,16 @@ def evaluate(
     review_budget: Annotated[
         float, typer.Option(help="Share of traffic analysts can review.")
     ] = 0.01,
+    mapping: MappingOption = None,
 ) -> None:
     """AUPRC, ROC AUC, recall at 0.1% and 1% FPR, precision at budget, amount caught, per typology."""
     from vigil.evaluation.metrics import evaluate_run, format_metrics
+    from vigil.schema.mapping import mapped_world
 
+    columns = _mapping(mapping)
     try:
-        metrics = evaluate_run(run, data, review_budget=review_budget)
+        with mapped_world(data, columns, tables=("transactions",)) as world:
+            metrics = evaluate_run(run, world, review_budget=review_budget)
     except (ValueError, FileNotFoundError) as error:
         raise _fail(error) from error
     console.print(format_metrics(metrics))
@@ -184,22 +216,60 @@ def serve(
     keys: Annotated[
         Path | None, typer.Option(help="API keys file (hashes and scopes); none: one is generated.")
     ] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(help="Column mapping (YAML): requests and --data in your own column names."),
+    ] = None,
 ) -> None:
     """Run the HTTP API on the embedded default (one process, in-memory state)."""
     from vigil.api.auth import KeyFileError
     from vigil.api.serve import serve as run_server
     from vigil.models.bundle import BundleError
+    from vigil.schema.mapping import mapped_world
 
+    columns = _mapping(mapping)
     try:
-        run_server(models, data, host=host, port=port, keys_file=keys)
-    except (BundleError, KeyFileError, FileNotFoundError) as error:
+        # --data supplies the accounts reference table; mapped too when the mapping names it
+        world = mapped_world(data, columns, tables=("accounts",)) if data else nullcontext(None)
+        with world as accounts:
+            run_server(models, accounts, host=host, port=port, keys_file=keys, mapping=columns)
+    except (BundleError, KeyFileError, FileNotFoundError, ValueError) as error:
         raise _fail(error) from error
 
 
+@app.command()
+def inspect(
+    data: Annotated[Path, typer.Option(help="World folder (your files, with --mapping).")],
+    mapping: MappingOption = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the profile as JSON ('-': stdout).")
+    ] = None,
+) -> None:
+    """Profile a world: tables, time span, label rates, columns, and the problems found."""
+    import json
+
+    from vigil.inspect import inspect_world, render_profile
+
+    try:
+        profile = inspect_world(data, _mapping(mapping))
+    except (ValueError, FileNotFoundError) as error:
+        raise _fail(error) from error
+    text = json.dumps(profile, indent=2, default=str)
+    if json_out is not None and str(json_out) == "-":
+        print(text)
+        return
+    render_profile(profile, console)
+    if json_out is not None:
+        json_out.write_text(text)
+        console.print(f"profile -> {json_out}")
+
+
 def _register_subcommands() -> None:
+    from vigil.importers.cli import import_app
     from vigil.rules.cli import rules_app
 
     app.add_typer(rules_app, name="rules", help="Rule packs: validate, backtest.")
+    app.add_typer(import_app, name="import", help="Convert public data sets to a world.")
 
 
 _register_subcommands()

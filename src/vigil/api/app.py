@@ -57,7 +57,9 @@ from vigil.api.models import (
     schema_ref,
 )
 from vigil.engine.pipeline import Engine
+from vigil.features.extras import request_checks
 from vigil.rules.pack import CompiledPack, RulePackError, pack_key
+from vigil.schema.mapping import ColumnMapping
 from vigil.schema.records import Decision, FieldError, Transaction, parse_timestamp
 
 
@@ -69,6 +71,8 @@ class ApiSettings:
     #: Larger bodies are refused with 413 before they are read; 1 MiB holds ~2,500 payments.
     max_body_bytes: int = 1 << 20
     max_batch: int = 1_000
+    #: requests in the user's own column names, mapped onto the contract (docs/byod.md)
+    mapping: ColumnMapping | None = None
 
 
 def create_app(engine: Engine, settings: ApiSettings) -> FastAPI:
@@ -252,16 +256,27 @@ class _Api:
         self.metrics = metrics
         self.gate = asyncio.Lock()
         self.started = time.monotonic()
+        self._checks = request_checks(engine.features.blocks)
+
+    def _admit(self, payload: Any) -> Transaction:
+        """A request as a transaction: mapped from the user's names, validated, and refused if
+        it lacks an extra column the model marks required."""
+        if self.settings.mapping is not None:
+            payload = self.settings.mapping.record(payload)
+        txn = Transaction.from_mapping(payload)
+        for check in self._checks:
+            check.check(txn)
+        return txn
 
     async def decide(self, request: Request) -> Response:
         authorise(self.keys, request.headers, Scope.DECIDE)
         payload = await _read_json(request)
         if isinstance(payload, dict) and "transactions" in payload:
             return await self._decide_batch(
-                _batch(payload["transactions"], self.settings.max_batch)
+                _batch(payload["transactions"], self.settings.max_batch, self._admit)
             )
         try:
-            txn = Transaction.from_mapping(payload)
+            txn = self._admit(payload)
         except FieldError as error:
             raise RequestValidationError([_field_error(error)]) from None
         async with self.gate:
@@ -390,7 +405,9 @@ def _pack_key(jurisdiction: str) -> str:
     return pack_key(jurisdiction)
 
 
-def _batch(items: Any, limit: int) -> list[Transaction]:
+def _batch(
+    items: Any, limit: int, admit: Callable[[Any], Transaction] = Transaction.from_mapping
+) -> list[Transaction]:
     """Every item validated before any is decided: one bad item rejects the batch."""
     where = ("body", "transactions")
     if not isinstance(items, list) or not items:
@@ -402,7 +419,7 @@ def _batch(items: Any, limit: int) -> list[Transaction]:
     txns, errors = [], []
     for i, item in enumerate(items):
         try:
-            txns.append(Transaction.from_mapping(item))
+            txns.append(admit(item))
         except FieldError as error:
             errors.append(_field_error(error, "transactions", i))
     if errors:

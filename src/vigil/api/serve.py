@@ -10,6 +10,7 @@ from vigil.api.app import ApiSettings, create_app
 from vigil.api.auth import KeyRing
 from vigil.engine.factory import load_engine
 from vigil.runtime import collector_frozen
+from vigil.schema.mapping import ColumnMapping
 
 
 def serve(
@@ -19,11 +20,13 @@ def serve(
     port: int = 8000,
     keys_file: Path | None = None,
     workers: int = 1,
+    mapping: ColumnMapping | None = None,
 ) -> None:
     """Run the API until interrupted.
 
     Without ``keys_file`` one key with every scope is generated and printed once; the server
     keeps only its SHA-256 digest, so it cannot be shown again and dies with the process.
+    ``mapping`` reads each request in the user's own column names (docs/byod.md).
     """
     if workers != 1:
         # Each worker would hold its own feature state and idempotency cache: the same txn_id
@@ -43,7 +46,7 @@ def serve(
         )
     engine = load_engine(models, data)
     engine.rules.watch()  # an edited pack file is published without a restart
-    app = create_app(engine, ApiSettings(keys=keys))
+    app = create_app(engine, ApiSettings(keys=keys, mapping=mapping))
     try:
         with collector_frozen():
             # No access log: a log line per payment costs more than the decision; /metrics counts.

@@ -23,6 +23,7 @@ from vigil.schema.records import Transaction
 BLOCK_CLASSES = {
     "sequence": "vigil.sequence.block:SequenceBlock",
     "graph": "vigil.graph.block:GraphBlock",
+    "extras": "vigil.features.extras:ExtraFeatures",
 }
 
 

@@ -24,19 +24,30 @@ from vigil.features.spec import FeatureSpec
 from vigil.runtime import collector_paused
 from vigil.schema.io import read_table
 from vigil.schema.records import TRANSACTION_FIELDS, Transaction
+from vigil.schema.tables import TRANSACTIONS
 
 #: schema.md: a label without label_ts is known 30 days after the payment.
 DEFAULT_LABEL_DELAY = timedelta(days=30)
 
 
 def transactions_of(frame: pl.DataFrame) -> Iterator[Transaction]:
-    """Records from a validated frame, without labels; absent optional columns read as None."""
+    """Records from a validated frame, without labels; absent optional columns read as None.
+
+    Columns beyond the contract ride in ``Transaction.extra``, as they do when a payment
+    arrives over HTTP, so a feature block reading them sees the same values in both paths.
+    """
     columns = [
         frame.get_column(name).to_list() if name in frame.columns else [None] * frame.height
         for name in TRANSACTION_FIELDS
     ]
-    for row in zip(*columns, strict=True):
-        yield Transaction(*row)
+    extras = [name for name in frame.columns if TRANSACTIONS.column(name) is None]
+    if not extras:
+        for row in zip(*columns, strict=True):
+            yield Transaction(*row)
+        return
+    values = [frame.get_column(name).to_list() for name in extras]
+    for row, more in zip(zip(*columns, strict=True), zip(*values, strict=True), strict=True):
+        yield Transaction(*row, extra=dict(zip(extras, more, strict=True)))
 
 
 def label_events(frame: pl.DataFrame) -> list[tuple[datetime, str, bool]]:

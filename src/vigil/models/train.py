@@ -24,11 +24,13 @@ import polars as pl
 from rich.console import Console
 
 from vigil.features.blocks import FeatureBlock, block_class
+from vigil.features.extras import ExtraFeatures
 from vigil.features.replay import compute_features, sorted_transactions, world_features
 from vigil.features.spec import CATEGORICAL_FEATURES
 from vigil.models.bundle import ModelBundle, fingerprint_files
 from vigil.models.gbdt import train_gbdt
 from vigil.schema.io import find_table
+from vigil.schema.mapping import ExtraColumns
 
 
 def train_bundle(
@@ -41,11 +43,14 @@ def train_bundle(
     block_share: float = 0.5,
     seed: int = 0,
     compile: bool = True,
+    extra_columns: ExtraColumns | None = None,
 ) -> ModelBundle:
     """Train on events before ``until`` (all events when None) and write a bundle to ``out``.
 
     ``blocks`` names the learnt feature blocks to stack under the GBDT (``sequence``, ``graph``);
-    ``compile`` adds the booster compiled to machine code for fast scoring.
+    ``compile`` adds the booster compiled to machine code for fast scoring. Columns beyond the
+    contract become features as ``extra_columns`` (a mapping's ``features`` section) says, by
+    default every one whose kind can be inferred; the manifest records which and how.
     """
     console = console or Console(quiet=not progress)
     frame = sorted_transactions(data_dir)
@@ -56,19 +61,23 @@ def train_bundle(
     if "is_fraud" not in frame.columns or frame.get_column("is_fraud").null_count() == frame.height:
         raise ValueError(f"{data_dir}: transactions carry no is_fraud labels; training needs them")
     labelled = frame.get_column("is_fraud").is_not_null()
+    extras = ExtraFeatures.fit(frame, selection=extra_columns)
+    stacked = [extras] if extras.names else []  # not learnt from labels: never masked below
     fitted, fitted_until = _fit_blocks(frame, blocks, block_share, seed, progress, console)
-    features = world_features(data_dir, blocks=fitted)
+    features = world_features(data_dir, blocks=[*stacked, *fitted])
     console.print(f"replaying {frame.height:,} transactions through the online feature code")
     matrix = compute_features(frame, features, progress=progress, description="features")
     if fitted:
         in_sample = (frame.get_column("ts") < fitted_until).to_numpy()
-        matrix[np.ix_(in_sample, np.arange(len(features.spec.names()), matrix.shape[1]))] = np.nan
+        first = len(features.spec.names()) + len(extras.names) * bool(stacked)
+        matrix[np.ix_(in_sample, np.arange(first, matrix.shape[1]))] = np.nan
     keep = labelled.to_numpy()
     labels = frame.get_column("is_fraud").fill_null(False).to_numpy().astype(np.int8)
     console.print(
         f"training LightGBM on {int(keep.sum()):,} labelled rows, {features.names.__len__()} features"
     )
-    model = train_gbdt(matrix[keep], labels[keep], features.names, list(CATEGORICAL_FEATURES))
+    categorical = [*CATEGORICAL_FEATURES, *extras.categorical]
+    model = train_gbdt(matrix[keep], labels[keep], features.names, categorical)
     sources = [
         p for t in ("transactions", "accounts") if (p := find_table(data_dir, t)) is not None
     ]
@@ -76,20 +85,23 @@ def train_bundle(
         booster=model.booster,
         calibrator=model.calibrator,
         features=features.names,
-        categorical=[c for c in CATEGORICAL_FEATURES if c in features.names],
+        categorical=[c for c in categorical if c in features.names],
         spec_fingerprint=features.fingerprint,
         data_fingerprint=fingerprint_files(sources, salt=str(until)),
         metrics=model.metrics,
         trained_until=until if until is not None else frame.get_column("ts").max(),
-        blocks=[block.kind for block in fitted],
-        extra={"blocks_fitted_until": fitted_until.isoformat()} if fitted else {},
+        blocks=[block.kind for block in (*stacked, *fitted)],
+        extra={
+            **({"blocks_fitted_until": fitted_until.isoformat()} if fitted else {}),
+            **({"extra_columns": extras.describe()} if extras.names or extras.ignored else {}),
+        },
     )
     with tempfile.TemporaryDirectory() as scratch:
         state = Path(scratch) / "state"
         features.snapshot(state)
         if compile:
             console.print("compiling the booster to machine code (lleaves)")
-        bundle.save(out, state=state, blocks=fitted, compile=compile)
+        bundle.save(out, state=state, blocks=[*stacked, *fitted], compile=compile)
     return bundle
 
 
