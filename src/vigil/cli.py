@@ -92,7 +92,10 @@ def train(
     until: Annotated[str | None, typer.Option(help="Train on events before this date.")] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
     blocks: Annotated[
-        str, typer.Option(help="Learnt feature blocks under the GBDT, comma-separated: sequence.")
+        str,
+        typer.Option(
+            help="Learnt feature blocks under the GBDT, comma-separated: sequence, graph."
+        ),
     ] = "",
     compile: Annotated[
         bool, typer.Option(help="Compile the booster to machine code (lleaves) for fast scoring.")
@@ -220,6 +223,10 @@ def serve(
         Path | None,
         typer.Option(help="Column mapping (YAML): requests and --data in your own column names."),
     ] = None,
+    claims_models: Annotated[
+        Path | None,
+        typer.Option(help="Claims model folder (vigil claims train): adds /v1/claims/score."),
+    ] = None,
 ) -> None:
     """Run the HTTP API on the embedded default (one process, in-memory state)."""
     from vigil.api.auth import KeyFileError
@@ -232,7 +239,15 @@ def serve(
         # --data supplies the accounts reference table; mapped too when the mapping names it
         world = mapped_world(data, columns, tables=("accounts",)) if data else nullcontext(None)
         with world as accounts:
-            run_server(models, accounts, host=host, port=port, keys_file=keys, mapping=columns)
+            run_server(
+                models,
+                accounts,
+                host=host,
+                port=port,
+                keys_file=keys,
+                mapping=columns,
+                claims_models=claims_models,
+            )
     except (BundleError, KeyFileError, FileNotFoundError, ValueError) as error:
         raise _fail(error) from error
 
@@ -265,11 +280,14 @@ def inspect(
 
 
 def _register_subcommands() -> None:
+    # each sub-app imports only Typer and Rich at start-up; its heavy modules load on use
+    from vigil.graph.claims_cli import claims_app
     from vigil.importers.cli import import_app
     from vigil.rules.cli import rules_app
 
     app.add_typer(rules_app, name="rules", help="Rule packs: validate, backtest.")
     app.add_typer(import_app, name="import", help="Convert public data sets to a world.")
+    app.add_typer(claims_app, name="claims", help="Insurance-claim fraud on the claims graph.")
 
 
 _register_subcommands()

@@ -22,12 +22,12 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import FastAPI, HTTPException, Path, Query, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -75,8 +75,12 @@ class ApiSettings:
     mapping: ColumnMapping | None = None
 
 
-def create_app(engine: Engine, settings: ApiSettings) -> FastAPI:
-    """The Vigil API over ``engine``; the caller owns the engine and runs the server."""
+def create_app(engine: Engine, settings: ApiSettings, routers: Sequence[APIRouter] = ()) -> FastAPI:
+    """The Vigil API over ``engine``; the caller owns the engine and runs the server.
+
+    ``routers`` are the optional products served beside decisions (claims, credit), each
+    built over its own model and the same key ring.
+    """
     metrics = ApiMetrics()
     api = _Api(engine, settings, metrics)
     app = FastAPI(
@@ -93,6 +97,8 @@ def create_app(engine: Engine, settings: ApiSettings) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(Exception, _internal_error)
     _routes(app, api)
+    for router in routers:
+        app.include_router(router)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -21,12 +21,15 @@ def serve(
     keys_file: Path | None = None,
     workers: int = 1,
     mapping: ColumnMapping | None = None,
+    claims_models: Path | None = None,
 ) -> None:
     """Run the API until interrupted.
 
     Without ``keys_file`` one key with every scope is generated and printed once; the server
     keeps only its SHA-256 digest, so it cannot be shown again and dies with the process.
-    ``mapping`` reads each request in the user's own column names (docs/byod.md).
+    ``mapping`` reads each request in the user's own column names (docs/byod.md);
+    ``claims_models`` adds ``POST /v1/claims/score`` over that claims model, with the claims of
+    ``data`` as its history.
     """
     if workers != 1:
         # Each worker would hold its own feature state and idempotency cache: the same txn_id
@@ -46,7 +49,14 @@ def serve(
         )
     engine = load_engine(models, data)
     engine.rules.watch()  # an edited pack file is published without a restart
-    app = create_app(engine, ApiSettings(keys=keys, mapping=mapping))
+    routers = []
+    if claims_models is not None:
+        from vigil.api.claims import claims_router  # imports torch: only when asked for
+        from vigil.graph.claims import ClaimsScorer
+
+        scorer = ClaimsScorer.open(claims_models, data)
+        routers.append(claims_router(lambda: scorer, keys))
+    app = create_app(engine, ApiSettings(keys=keys, mapping=mapping), routers)
     try:
         with collector_frozen():
             # No access log: a log line per payment costs more than the decision; /metrics counts.
