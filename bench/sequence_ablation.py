@@ -58,18 +58,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("data/demo"))
     parser.add_argument("--until", default="2026-01-24")
+    parser.add_argument("--worlds", default="full,sparse", help="which of: full, sparse")
+    parser.add_argument("--json", type=Path, help="also write every scorecard here")
     args = parser.parse_args()
     until = datetime.fromisoformat(f"{args.until}T00:00:00+00:00")
-    console = Console()
+    console = Console(width=200)
+    cards: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
-        worlds = {"full": args.data, "sparse": sparse_copy(args.data, root / "sparse")}
+        chosen = args.worlds.split(",")
+        worlds = {"full": args.data, "sparse": root / "sparse"}
+        worlds = {name: data for name, data in worlds.items() if name in chosen}
+        if "sparse" in worlds:
+            sparse_copy(args.data, worlds["sparse"])
         table = Table(title=f"Sequence layer ablation ({args.data}, held out from {args.until})")
         for column in ("world", "engine", "AUPRC", *TYPOLOGIES, "train s", "replay tx/s"):
             table.add_column(column, justify="right")
         for world, data in worlds.items():
             for blocks in ([], ["sequence"]):
                 m = scorecard(data, root / world, until, blocks)
+                cards[f"{world}/{'+'.join(blocks) or 'core'}"] = m
                 per = m["per_typology"]
                 table.add_row(
                     world,
@@ -84,6 +92,8 @@ def main() -> None:
                 )
                 console.print(f"done: {world} world, {'+'.join(blocks) or 'core'} engine")
         console.print(table)
+        if args.json:
+            args.json.write_text(json.dumps(cards, indent=2, default=str))
         console.print("recall: share of the typology's payments scored above the 1%-FPR threshold")
 
 
