@@ -1,0 +1,162 @@
+"""Candidate blocking: the few listed forms that can reach the threshold, without scoring all.
+
+Only forms holding a partner for one of a few *probe* tokens of the query are scored; the
+probes are chosen so that a form holding none of their partners provably cannot reach
+``floor``, whatever else it holds. The proof is the scorer's own arithmetic: the exact score
+(:meth:`~.score.FormScorer.exact`) is ``sum s * (w_q + x) / (W + C)`` over one-to-one pairs of
+a query token of weight ``w_q`` with a form token of weight ``x`` at similarity ``s``, where
+``W`` and ``C`` are the weights of the whole query and form. It reaches ``floor`` only if
+``sum (s * w_q + (s - floor) * x) >= floor * W``; each query token adds at most ``g_q``, the best
+of ``s * w_q + (s - floor) * x`` over the tokens it can pair with (exact, one edit away,
+another romanisation of a surname, an initial; see :meth:`~.score.FormScorer.neighbours`).
+So if the tokens outside the probes have ``sum g_q < floor * W``, a form must pair with a probe.
+Probes are picked cheapest first (fewest forms to read), which usually means one rare token.
+The forms read are then cut by the same test on the tokens they do pair with (one bit per query
+token, looked up through the vocabulary): on a 100,000-entry list a few dozen forms reach the
+scorer instead of the thousands that share a common surname. Nothing the scorer would accept at
+``floor`` is lost (tests check it against an exhaustive scan).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from vigil.aml.screening.index import WatchlistIndex
+from vigil.aml.screening.normalize import NormalName
+from vigil.aml.screening.score import INITIAL_SIM, SURNAME_SIM, FormScorer
+
+#: Query tokens tracked with a bit for a word partner and one for an initial partner; any
+#: beyond count as paired.
+_MAX_BITS = 16
+#: Up to this many tokens, gains of every subset are tabulated.
+_TABLE_BITS = 8
+#: Most names have at most this many tokens; longer forms are read in a second pass.
+_SHORT = 4
+
+
+class _Scratch(threading.local):
+    """A per-thread flag per form, to deduplicate without sorting (np.unique is slower on a
+    few thousand ids); flags are cleared after each use."""
+
+    size = -1
+
+    def flags(self, size: int) -> np.ndarray:
+        if size != self.size:
+            self.size = size
+            self.kept = np.zeros(size, dtype=bool)
+        return self.kept
+
+
+@dataclass(frozen=True, slots=True)
+class _Partners:
+    """What blocking needs to know about one query token, at one floor."""
+
+    words: np.ndarray  #: vocabulary ids it pairs with as a word (exact, one edit, surname)
+    initials: np.ndarray  #: vocabulary ids it pairs with through an initial
+    forms: np.ndarray  #: forms holding any of them (may repeat): what probing it reads
+    word_gain: float  #: the most it adds to ``sum (s * w_q + (s - floor) * x)`` via a word
+    initial_gain: float  #: ... via an initial
+
+
+class Blocker:
+    """Finds candidate forms for a query; caches what it learns about each token."""
+
+    def __init__(self, index: WatchlistIndex, scorer: FormScorer, cache_size: int = 4_096):
+        self.index = index
+        self.scorer = scorer
+        self._scratch = _Scratch()
+        self.partners = lru_cache(maxsize=cache_size)(self._partners)
+
+    def _partners(self, token: str, rows: int, weight: float, floor: float) -> _Partners:
+        """``rows``: the surnames the token stands for where it stands as one."""
+        index = self.index
+        ids, sims = self.scorer.neighbours(token)
+        if rows:
+            surnames = index.surname_tokens(rows)
+            extra = ~np.isin(surnames, ids)
+            ids = np.concatenate([ids, surnames[extra]])
+            sims = np.concatenate([sims, np.full(int(extra.sum()), SURNAME_SIM, np.float32)])
+        gain = sims * weight + (sims - floor) * index.token_weight[ids]
+        initial = sims <= INITIAL_SIM
+        return _Partners(
+            ids[~initial],
+            ids[initial],
+            index.forms_of(ids),
+            max(0.0, float(gain[~initial].max(initial=0.0))),
+            max(0.0, float(gain[initial].max(initial=0.0))),
+        )
+
+    def candidates(self, name: NormalName, weights: np.ndarray, floor: float) -> np.ndarray:
+        """Forms (ids, sorted) that may score ``floor`` against ``name``: every form whose
+        exact score reaches it is among them."""
+        index = self.index
+        tokens = [
+            self.partners(t, r, w, floor)
+            for t, r, w in zip(name.tokens, name.rows, weights.tolist(), strict=True)
+        ]
+        gains = [max(p.word_gain, p.initial_gain) for p in tokens]
+        left = sum(gains)
+        need = floor * float(weights.sum()) - 1e-6
+        probes: list[np.ndarray] = []
+        for k in sorted(range(len(tokens)), key=lambda k: len(tokens[k].forms)):
+            if left < need:
+                break
+            probes.append(tokens[k].forms)
+            left -= gains[k]
+        if left >= need:
+            return np.arange(index.forms, dtype=np.int32)  # nothing rules any form out
+        if not probes:
+            return np.empty(0, dtype=np.int32)
+        forms = self._unique(np.concatenate(probes))
+        # Second cut, same arithmetic on the query tokens each form does pair with.
+        tracked = tokens[:_MAX_BITS]
+        bits = np.zeros(index.pad + 1, dtype=np.uint32)
+        for k, p in enumerate(tracked):
+            bits[p.words] |= np.uint32(1 << k)
+            bits[p.initials] |= np.uint32(1 << (k + _MAX_BITS))
+        held = _held(index, forms, bits)
+        by_word = held & np.uint32((1 << _MAX_BITS) - 1)
+        by_initial = (held >> np.uint32(_MAX_BITS)) & ~by_word
+        gain = _subset_sums(by_word, [p.word_gain for p in tracked])
+        gain += _subset_sums(by_initial, [p.initial_gain for p in tracked])
+        return forms[gain + sum(gains[_MAX_BITS:]) >= need]
+
+    def _unique(self, forms: np.ndarray) -> np.ndarray:
+        """Sorted distinct ids: by sorting when few, by flags over all forms when many."""
+        if len(forms) <= 4096:
+            ordered = np.sort(forms)
+            return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+        kept = self._scratch.flags(self.index.forms)
+        kept[forms] = True
+        unique = np.flatnonzero(kept).astype(np.int32)
+        kept[unique] = False
+        return unique
+
+
+def _held(index: WatchlistIndex, forms: np.ndarray, bits: np.ndarray) -> np.ndarray:
+    """OR of ``bits`` over each form's tokens; columns past the fourth only for long forms."""
+    slots = index.form_tok[forms]
+    held = bits[slots[:, 0]]
+    for column in range(1, min(_SHORT, slots.shape[1])):
+        held |= bits[slots[:, column]]
+    long = np.flatnonzero(index.form_len[forms] > _SHORT)
+    if len(long):
+        rest = bits[slots[long, _SHORT:]]
+        for column in range(rest.shape[1]):
+            held[long] |= rest[:, column]
+    return held
+
+
+def _subset_sums(held: np.ndarray, gains: list[float]) -> np.ndarray:
+    """Per form, the summed gain of the query tokens whose bits are set in ``held``."""
+    if len(gains) <= _TABLE_BITS:
+        codes = np.arange(1 << len(gains))
+        table = (((codes[:, None] >> np.arange(len(gains))) & 1) @ np.asarray(gains)).astype(
+            np.float32
+        )
+        return table[held]
+    return sum(((held >> np.uint32(k)) & 1) * np.float32(g) for k, g in enumerate(gains))

@@ -1,0 +1,166 @@
+"""How alike two normalised names are: weighted token alignment, vectorised over candidates.
+
+Tokens of the query and of a listed form are paired one to one, strongest pairs first; the
+score is the weighted share of both sides that found a partner::
+
+    S = sum_pairs s(q, c) * (w_q + w_c) / (sum_q w_q + sum_c w_c)
+
+so word order does not matter for people (Tan Wei Ming = Wei Ming Tan), a missing or extra
+token costs its weight on one side (a dropped sector word costs little, a dropped given name a
+lot), and a different given name (the classic near miss, Nguyen Van An vs Nguyen Van Binh)
+fails on both sides. Token similarity is deliberately coarse: equal, one edit apart in a long
+token that is not a Chinese syllable (rapidfuzz Damerau-Levenshtein; Ling/Ming or
+ching/chung are different names, not typos), the same Chinese surname in another
+romanisation, or an initial standing for a word. Every relation is one the blocking keys of
+:mod:`.index` can find, so blocking never hides a pair the scorer would accept.
+
+Scoring runs in two steps so that one name against a large list stays well under a
+millisecond: every candidate form gets a vectorised upper bound (each token credited with its
+best partner, pairs not exclusive), and only forms whose bound clears the threshold get the
+exact one-to-one pairing in Python.
+
+Some evidence counts against a match: a word on the father's side of one name matching the
+given side of the other (Ismail bin Othman vs Othman bin Ismail), two different middle
+initials (Michelle C. Castillo vs Michelle N. Castillo) or line-of-business words (Udom Siam
+Transport vs Udom Siam Trading), and words in another order where order carries identity
+(firms: Tan Phat vs Phat Tan; patronymic names). People's names may be reordered freely.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from itertools import pairwise
+
+import numpy as np
+from rapidfuzz.distance import DamerauLevenshtein
+
+from vigil.aml.screening.index import FUZZY_MIN, WatchlistIndex, keys_of
+from vigil.aml.screening.normalize import (
+    GENERIC,
+    INITIAL,
+    SYLLABLE_TOKENS,
+    WORD,
+    NormalName,
+    initials_of,
+)
+
+#: Another romanisation of the same surname (Chen/Chan/Tan): near certain, not certain.
+SURNAME_SIM = 0.9
+#: An initial standing for a word ("C." for Chee): weak evidence.
+INITIAL_SIM = 0.5
+#: Taken off the score when both names have an initial (or a generic company word) the other
+#: lacks, and when words that keep their order in a name are reordered.
+MINOR_CONFLICT = 0.15
+ORDER_CONFLICT = 0.25
+
+
+def one_edit_sim(a: str, b: str, known: frozenset[str] = frozenset()) -> float:
+    """Similarity of two different tokens one edit apart, or 0 where that is no evidence.
+
+    Two names ``known`` to be in use (Pichai and Wichai, Osman and Othman) are two names, not a
+    typo of one; a typo makes a spelling nobody else has.
+    """
+    if min(len(a), len(b)) < FUZZY_MIN - 1 or max(len(a), len(b)) < FUZZY_MIN:
+        return 0.0
+    if a in SYLLABLE_TOKENS or b in SYLLABLE_TOKENS or (a in known and b in known):
+        return 0.0
+    if DamerauLevenshtein.distance(a, b, score_cutoff=1) > 1:
+        return 0.0
+    return 1.0 - 1.0 / max(len(a), len(b))
+
+
+class FormScorer:
+    """Scores one query against many forms of a :class:`WatchlistIndex` at once.
+
+    ``known`` holds name tokens in common use (see :func:`~vigil.aml.screening.normalize.
+    known_tokens`), which are never taken for typos of each other.
+    """
+
+    def __init__(
+        self, index: WatchlistIndex, known: frozenset[str] = frozenset(), cache_size: int = 65_536
+    ):
+        self.index = index
+        self.known = known
+        self.neighbours = lru_cache(maxsize=cache_size)(self._neighbours)
+
+    def _neighbours(self, token: str) -> tuple[np.ndarray, np.ndarray]:
+        """Vocabulary ids similar to ``token`` (surnames aside), with their similarity > 0."""
+        index = self.index
+        sims: dict[int, float] = {}
+        if len(token) == 1:
+            for i in index.words_by_letter.get(token, ()):
+                sims[int(i)] = INITIAL_SIM
+        else:
+            for letter in initials_of(token):
+                if letter in index.vocab:
+                    sims[index.vocab[letter]] = INITIAL_SIM
+        for key in keys_of(token):
+            for i in index.key_tokens.get(key, ()):
+                if i not in sims:
+                    sims[i] = one_edit_sim(token, index.tokens[i], self.known)
+        if token in index.vocab:
+            sims[index.vocab[token]] = 1.0
+        sims = {i: v for i, v in sims.items() if v > 0}
+        ids = np.fromiter(sims, dtype=np.int32, count=len(sims))
+        return ids, np.fromiter(sims.values(), dtype=np.float32, count=len(sims))
+
+    def similarities(self, name: NormalName, forms: np.ndarray) -> np.ndarray:
+        """Token similarity of each query token to each token of each form: (query, form, slot)."""
+        index = self.index
+        tok = index.form_tok[forms]
+        rows = index.form_rows[forms]
+        sides = index.form_side[forms]
+        out = np.empty((len(name.tokens), *tok.shape), dtype=np.float32)
+        for i, token in enumerate(name.tokens):
+            ids, values = self.neighbours(token)
+            lookup = np.zeros(index.pad + 1, dtype=np.float32)
+            lookup[ids] = values
+            sim = lookup[tok]
+            if name.rows[i]:
+                np.maximum(sim, SURNAME_SIM * ((rows & name.rows[i]) != 0), out=sim)
+            if name.sides[i]:  # given (1) against father (2) or the reverse
+                sim[sides == 3 - name.sides[i]] = 0.0
+            out[i] = sim
+        return out
+
+    def bound(self, weights: np.ndarray, forms: np.ndarray, sim: np.ndarray) -> np.ndarray:
+        """Each token credited with its best partner: an upper bound of :meth:`exact`, cheap
+        enough to compute for every candidate form at once. One to one, ``n`` query tokens
+        pair with at most ``n`` form tokens, so the form's credit is also capped by the
+        weight of its ``n`` heaviest tokens (else a long firm name passes on one word)."""
+        index = self.index
+        form_side = (index.form_w[forms] * sim.max(axis=0)).sum(axis=1)
+        paired = min(len(weights), len(index.form_top)) - 1
+        form_side = np.minimum(form_side, index.form_top[paired][forms])
+        total = float(weights.sum()) + index.form_weight[forms]
+        return (weights @ sim.max(axis=2) + form_side) / np.maximum(total, 1e-9)
+
+    def exact(self, name: NormalName, weights: list[float], form: int, sim: np.ndarray) -> float:
+        """The score of one form: tokens paired one to one, strongest pairs first, then the
+        evidence against (see the module docstring). Never above :meth:`bound`."""
+        index = self.index
+        form_w = index.form_w[form].tolist()
+        cells = sorted(
+            ((v, i, j) for i, row in enumerate(sim.tolist()) for j, v in enumerate(row) if v > 0),
+            reverse=True,
+        )
+        partner: dict[int, int] = {}
+        taken: set[int] = set()
+        credit = 0.0
+        for v, i, j in cells:
+            if i not in partner and j not in taken:
+                partner[i] = j
+                taken.add(j)
+                credit += v * (weights[i] + form_w[j])
+        score = credit / max(sum(weights) + sum(form_w), 1e-9)
+        form_class = index.form_class[form].tolist()
+        for minor in (INITIAL, GENERIC):  # C. against N., Transport against Trading
+            lone = any(c == minor and i not in partner for i, c in enumerate(name.classes))
+            other = any(c == minor and j not in taken for j, c in enumerate(form_class))
+            if lone and other:
+                score -= MINOR_CONFLICT
+        if index.form_is_entity[form] or index.form_patronymic[form] or any(name.sides):
+            places = [partner[i] for i, c in enumerate(name.classes) if c == WORD and i in partner]
+            if any(b < a for a, b in pairwise(places)):
+                score -= ORDER_CONFLICT
+        return score
