@@ -84,3 +84,21 @@ def test_two_stage_replay_decides_exactly_as_one_stage(tmp_path, tiny_world, tin
     a = pl.read_parquet(tmp_path / "one" / "decisions.parquet").select(columns)
     b = pl.read_parquet(tmp_path / "two" / "decisions.parquet").select(columns)
     assert a.equals(b)
+
+
+def test_replay_with_aml_files_alerts_into_cases_in_both_modes(tmp_path, tiny_world, tiny_bundle):
+    from vigil.aml.cases.sqlite import SqliteCaseStore
+    from vigil.engine.replay import replay
+
+    one = replay(tiny_world, tiny_bundle, tmp_path / "one", progress=False, workers=1, aml=True)
+    two = replay(tiny_world, tiny_bundle, tmp_path / "two", progress=False, workers=2, aml=True)
+    assert one.decided == two.decided
+    alerts = [
+        [json.loads(line) for line in (tmp_path / run / "alerts.jsonl").read_text().splitlines()]
+        for run in ("one", "two")
+    ]
+    assert alerts[0] == alerts[1]
+    metrics = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    assert metrics["aml"]["alerts"] == len(alerts[1]) > 0  # the tiny world has laundering
+    filed = SqliteCaseStore(tmp_path / "two" / "cases.sqlite").find()
+    assert {c.subject for c in filed} == {a["subject"] for a in alerts[1]}

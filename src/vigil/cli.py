@@ -143,6 +143,9 @@ def replay(
     ] = 2,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
     mapping: MappingOption = None,
+    aml: Annotated[
+        bool, typer.Option(help="Also run the AML detectors: alerts.jsonl and cases.sqlite.")
+    ] = False,
 ) -> None:
     """Stream events through the real-time engine, labels hidden until their label_ts."""
     from vigil.engine.replay import replay as run_replay
@@ -153,7 +156,13 @@ def replay(
     try:
         with mapped_world(data, columns) as world:
             summary = run_replay(
-                world, models, out, _instant(start, "--from"), progress=not quiet, workers=workers
+                world,
+                models,
+                out,
+                _instant(start, "--from"),
+                progress=not quiet,
+                workers=workers,
+                aml=aml,
             )
     except (ValueError, FileNotFoundError) as error:
         raise _fail(error) from error
@@ -166,7 +175,14 @@ def replay(
     if metrics_file.exists():
         import json
 
-        console.print(format_metrics(json.loads(metrics_file.read_text())))
+        metrics = json.loads(metrics_file.read_text())
+        console.print(format_metrics(metrics))
+        if "aml" in metrics:
+            found = metrics["aml"]
+            kinds = ", ".join(f"{k} {v}" for k, v in sorted(found["per_typology"].items()))
+            console.print(
+                f"AML: {found['alerts']:,} alerts ({kinds}) filed into {out / 'cases.sqlite'}"
+            )
 
 
 @app.command()
@@ -281,6 +297,7 @@ def inspect(
 
 def _register_subcommands() -> None:
     # each sub-app imports only Typer and Rich at start-up; its heavy modules load on use
+    from vigil.aml.cli import aml_app
     from vigil.graph.claims_cli import claims_app
     from vigil.importers.cli import import_app
     from vigil.rules.cli import rules_app
@@ -288,6 +305,7 @@ def _register_subcommands() -> None:
     app.add_typer(rules_app, name="rules", help="Rule packs: validate, backtest.")
     app.add_typer(import_app, name="import", help="Convert public data sets to a world.")
     app.add_typer(claims_app, name="claims", help="Insurance-claim fraud on the claims graph.")
+    app.add_typer(aml_app, name="aml", help="AML: screening, cases and regulator reports.")
 
 
 _register_subcommands()

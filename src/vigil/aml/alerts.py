@@ -101,6 +101,17 @@ class Alert:
         return sum(e.usd_cents for e in self.evidence)
 
     @property
+    def ts(self) -> datetime:
+        """When the case store files it: the moment the pattern completed."""
+        return self.raised_at
+
+    @property
+    def score(self) -> float:
+        """Priority in [0.5, 1] by the money involved: every typology alert deserves at least a
+        medium-priority case, and USD 100,000 or more makes it urgent."""
+        return 0.5 + 0.5 * min(1.0, self.total_usd_cents / 10_000_000)
+
+    @property
     def window_start(self) -> datetime:
         return self.evidence[0].ts
 

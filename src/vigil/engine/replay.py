@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from rich.progress import Progress
 
+from vigil.engine.aml import AmlWatch
 from vigil.engine.factory import build_engine
 from vigil.engine.pipeline import Engine
 from vigil.features.online import OnlineFeatures
@@ -172,12 +173,14 @@ def replay(
     progress: bool = True,
     batch: int = 512,
     workers: int = 2,
+    aml: bool = False,
 ) -> ReplaySummary:
     """Decide every transaction from ``start`` on (default: where training stopped).
 
     With ``workers=2`` the stateful feature walk runs in a second process and streams feature
     vectors to this one, which runs rules, model and policy: the two halves of the engine on
-    the two cores. The decisions are the same as with one worker.
+    the two cores. The decisions are the same as with one worker. ``aml`` also runs the AML
+    typology detectors over the stream, filing alerts into ``cases.sqlite`` and ``alerts.jsonl``.
     """
     from vigil.evaluation.metrics import compute_metrics
 
@@ -186,19 +189,24 @@ def replay(
     plan = _plan(data_dir, bundle, start)
     out.mkdir(parents=True, exist_ok=True)
     sink = DecisionSink(out / "decisions.parquet")
+    watch = AmlWatch(engine.rules, engine.features.accounts, out) if aml else None
     with collector_paused(), Progress(disable=not progress, transient=True) as bar:
+        if watch is not None:
+            watch.warm(plan.warm)
         task = bar.add_task("replay", total=plan.live.height)
         tick = lambda: bar.update(task, completed=sink.decided)  # noqa: E731
         if workers >= 2:
             warmed, released, seconds = _replay_two_stages(
-                data_dir, models, plan, engine, sink, batch, tick
+                data_dir, models, plan, engine, sink, batch, tick, watch
             )
         else:
             warmed = warm_up(engine.features, bundle, plan, progress)
             began = time.perf_counter()
-            released = _replay_one_stage(engine, plan, sink, batch, tick)
+            released = _replay_one_stage(engine, plan, sink, batch, tick, watch)
             seconds = time.perf_counter() - began
     sink.close()
+    if watch is not None:
+        watch.close()
     summary = ReplaySummary(sink.decided, warmed, released, seconds, out)
     live = plan.live
     if "is_fraud" in live.columns:
@@ -206,33 +214,45 @@ def replay(
         labels.write_parquet(out / "labels.parquet")
         metrics = compute_metrics(pl.read_parquet(out / "decisions.parquet"), labels)
         metrics["throughput_per_s"] = summary.per_second
+        if watch is not None:
+            metrics["aml"] = watch.summary(labels)
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
     return summary
 
 
-def _replay_one_stage(engine: Engine, plan: _Plan, sink: DecisionSink, batch: int, tick) -> int:
+def _replay_one_stage(
+    engine: Engine, plan: _Plan, sink: DecisionSink, batch: int, tick, watch: AmlWatch | None
+) -> int:
     released = 0
     queue: list[Transaction] = []
     for txn, label in merged_stream(plan.live, labels=plan.pending):
         if txn is not None:
             queue.append(txn)
             if len(queue) >= batch:
-                _flush(engine, queue, sink)
+                _flush(engine, queue, sink, watch)
                 tick()
         elif label[1]:  # a legitimate label changes no state: no need to cut the batch
-            _flush(engine, queue, sink)
+            _flush(engine, queue, sink, watch)
             engine.feedback(*label)
             released += 1
-    _flush(engine, queue, sink)
+    _flush(engine, queue, sink, watch)
     return released
 
 
-def _flush(engine: Engine, pending: list, sink: DecisionSink) -> None:
+def _flush(engine: Engine, pending: list, sink: DecisionSink, watch: AmlWatch | None) -> None:
     if not pending:
         return
-    for txn, decision in zip(pending, engine.decide_batch(pending), strict=True):
-        sink.add(decision, txn.ts, txn.amount, txn.currency)
+    _sink_all(pending, engine.decide_batch(pending), sink, watch)
     pending.clear()
+
+
+def _sink_all(
+    txns: list[Transaction], decisions: list[Decision], sink: DecisionSink, watch: AmlWatch | None
+) -> None:
+    for txn, decision in zip(txns, decisions, strict=True):
+        sink.add(decision, txn.ts, txn.amount, txn.currency)
+        if watch is not None:
+            watch.observe(txn)
 
 
 #: How replay splits the feature walk: the feature stage owns the account and pair flows; the
@@ -243,7 +263,14 @@ LOCAL_ROLES = ("device", "ip")
 
 
 def _replay_two_stages(
-    data_dir: Path, models: Path, plan: _Plan, engine: Engine, sink: DecisionSink, batch: int, tick
+    data_dir: Path,
+    models: Path,
+    plan: _Plan,
+    engine: Engine,
+    sink: DecisionSink,
+    batch: int,
+    tick,
+    watch: AmlWatch | None,
 ) -> tuple[int, int, float]:
     context = mp.get_context("spawn")  # no fork: LightGBM's OpenMP threads do not survive it
     receiver, sender = context.Pipe(duplex=False)
@@ -274,10 +301,7 @@ def _replay_two_stages(
             _, vectors, latency, labels = message
             chunk = list(itertools.islice(txns, len(vectors)))
             rows = _complete(local, chunk, vectors, latency, labels)
-            for txn, decision in zip(
-                chunk, engine.decide_with_features(chunk, rows, latency), strict=True
-            ):
-                sink.add(decision, txn.ts, txn.amount, txn.currency)
+            _sink_all(chunk, engine.decide_with_features(chunk, rows, latency), sink, watch)
             tick()
     finally:
         stage.join(timeout=60)
