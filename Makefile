@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/vigil simulate --out data/demo --accounts 20000 --days 30 --seed 7
 	$(BIN)/vigil train --data data/demo --out models/demo --until 2026-01-24
-	$(BIN)/vigil replay --data data/demo --models models/demo --out runs/demo
+	$(BIN)/vigil replay --data data/demo --models models/demo --out runs/demo --aml
 	$(BIN)/vigil report runs/demo
 
 test: $(STAMP)
