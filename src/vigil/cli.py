@@ -243,6 +243,10 @@ def serve(
         Path | None,
         typer.Option(help="Claims model folder (vigil claims train): adds /v1/claims/score."),
     ] = None,
+    credit_models: Annotated[
+        Path | None,
+        typer.Option(help="Credit model folder (vigil credit train): adds /v1/credit/score."),
+    ] = None,
 ) -> None:
     """Run the HTTP API on the embedded default (one process, in-memory state)."""
     from vigil.api.auth import KeyFileError
@@ -263,6 +267,7 @@ def serve(
                 keys_file=keys,
                 mapping=columns,
                 claims_models=claims_models,
+                credit_models=credit_models,
             )
     except (BundleError, KeyFileError, FileNotFoundError, ValueError) as error:
         raise _fail(error) from error
@@ -298,6 +303,7 @@ def inspect(
 def _register_subcommands() -> None:
     # each sub-app imports only Typer and Rich at start-up; its heavy modules load on use
     from vigil.aml.cli import aml_app
+    from vigil.credit.cli import credit_app
     from vigil.graph.claims_cli import claims_app
     from vigil.importers.cli import import_app
     from vigil.rules.cli import rules_app
@@ -306,6 +312,7 @@ def _register_subcommands() -> None:
     app.add_typer(import_app, name="import", help="Convert public data sets to a world.")
     app.add_typer(claims_app, name="claims", help="Insurance-claim fraud on the claims graph.")
     app.add_typer(aml_app, name="aml", help="AML: screening, cases and regulator reports.")
+    app.add_typer(credit_app, name="credit", help="SME credit: train the PD model, score firms.")
 
 
 _register_subcommands()

@@ -22,6 +22,7 @@ def serve(
     workers: int = 1,
     mapping: ColumnMapping | None = None,
     claims_models: Path | None = None,
+    credit_models: Path | None = None,
 ) -> None:
     """Run the API until interrupted.
 
@@ -29,7 +30,7 @@ def serve(
     keeps only its SHA-256 digest, so it cannot be shown again and dies with the process.
     ``mapping`` reads each request in the user's own column names (docs/byod.md);
     ``claims_models`` adds ``POST /v1/claims/score`` over that claims model, with the claims of
-    ``data`` as its history.
+    ``data`` as its history; ``credit_models`` adds ``POST /v1/credit/score``.
     """
     if workers != 1:
         # Each worker would hold its own feature state and idempotency cache: the same txn_id
@@ -56,6 +57,12 @@ def serve(
 
         scorer = ClaimsScorer.open(claims_models, data)
         routers.append(claims_router(lambda: scorer, keys))
+    if credit_models is not None:
+        from vigil.api.credit import credit_router
+        from vigil.credit.scoring import CreditScorer
+
+        credit = CreditScorer.load(credit_models, data)
+        routers.append(credit_router(lambda: credit, keys))
     app = create_app(engine, ApiSettings(keys=keys, mapping=mapping), routers)
     try:
         with collector_frozen():
