@@ -2,18 +2,19 @@
 one feature path, saved, reloaded, replayed in one and two processes with equal decisions."""
 
 import json
+from datetime import UTC, datetime
 
 import numpy as np
 import polars as pl
 import pytest
 
-from conftest import TRAIN_UNTIL
 from vigil.engine.factory import load_engine
 from vigil.engine.replay import replay
 from vigil.models.bundle import ModelBundle
 from vigil.models.train import train_bundle
 
 pytestmark = pytest.mark.slow
+TRAIN_UNTIL = datetime(2026, 1, 9, tzinfo=UTC)  # as the shared tiny bundle
 
 
 @pytest.fixture(scope="module")
