@@ -304,6 +304,7 @@ def _register_subcommands() -> None:
     # each sub-app imports only Typer and Rich at start-up; its heavy modules load on use
     from vigil.aml.cli import aml_app
     from vigil.credit.cli import credit_app
+    from vigil.federated.cli import federated_app
     from vigil.graph.claims_cli import claims_app
     from vigil.importers.cli import import_app
     from vigil.rules.cli import rules_app
@@ -313,6 +314,9 @@ def _register_subcommands() -> None:
     app.add_typer(claims_app, name="claims", help="Insurance-claim fraud on the claims graph.")
     app.add_typer(aml_app, name="aml", help="AML: screening, cases and regulator reports.")
     app.add_typer(credit_app, name="credit", help="SME credit: train the PD model, score firms.")
+    app.add_typer(
+        federated_app, name="federated", help="Federated training across jurisdictions (Flower)."
+    )
 
 
 _register_subcommands()
