@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from vigil.cli_support import fail as _fail
+from vigil.cli_support import instant as _instant
 from vigil.schema.io import FORMATS
 
 app = typer.Typer(
@@ -24,25 +25,6 @@ console = Console()
 @app.callback()
 def main() -> None:
     """Vigil: a real-time risk engine for payment platforms."""
-
-
-def _instant(value: str | None, option: str) -> datetime | None:
-    """A date or RFC 3339 time from the command line, in UTC."""
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(
-            f"expected a date or time such as 2026-01-24 or 2026-01-24T08:00:00Z, got {value!r}",
-            param_hint=option,
-        ) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def _fail(error: Exception) -> typer.Exit:
-    console.print(f"[red]error:[/red] {error}")
-    return typer.Exit(code=2)
 
 
 MappingOption = Annotated[

@@ -9,17 +9,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from vigil.cli_support import fail as _fail
+
 aml_app = typer.Typer(
     help="AML: regulator reports for cases, sanctions and watchlist screening.",
     no_args_is_help=True,
     add_completion=False,
 )
 console = Console()
-
-
-def _fail(error: Exception) -> typer.Exit:
-    console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
 
 
 @aml_app.command()

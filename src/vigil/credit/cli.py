@@ -6,13 +6,16 @@ Mounted by the main CLI with ``app.add_typer(credit_app, name="credit")``.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from vigil.cli_support import fail as _fail
+from vigil.cli_support import instant as _instant
 
 credit_app = typer.Typer(
     help="SME credit: train the network PD model, score a firm or a world's loans.",
@@ -23,24 +26,6 @@ console = Console()
 
 if TYPE_CHECKING:
     from vigil.credit.scoring import CreditScorer
-
-
-def _instant(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(
-            f"expected a date or time such as 2025-10-01 or 2025-10-01T08:00:00Z, got {value!r}",
-            param_hint=option,
-        ) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def _fail(error: Exception) -> typer.Exit:
-    console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
 
 
 @credit_app.command()

@@ -6,12 +6,14 @@ Mounted in ``vigil.cli`` with ``app.add_typer(claims_app, name="claims")``.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+
+from vigil.cli_support import fail as _fail
+from vigil.cli_support import instant as _instant
 
 claims_app = typer.Typer(
     help="Insurance claim fraud on the claims graph: train a model, score claims as filed, "
@@ -20,25 +22,6 @@ claims_app = typer.Typer(
     add_completion=False,
 )
 console = Console()
-
-
-def _instant(value: str | None, option: str) -> datetime | None:
-    """A date or RFC 3339 time from the command line, in UTC."""
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(
-            f"expected a date or time such as 2026-05-16 or 2026-05-16T08:00:00Z, got {value!r}",
-            param_hint=option,
-        ) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def _fail(error: Exception) -> typer.Exit:
-    console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
 
 
 LabelDelay = Annotated[
