@@ -73,6 +73,9 @@ class ApiSettings:
     max_batch: int = 1_000
     #: requests in the user's own column names, mapped onto the contract (docs/byod.md)
     mapping: ColumnMapping | None = None
+    #: told of each fresh decision made through the API (the dashboard's live feed); it must
+    #: return at once, since it runs on the event loop inside the request
+    on_decision: Callable[[Transaction, Decision], None] | None = None
 
 
 def create_app(engine: Engine, settings: ApiSettings, routers: Sequence[APIRouter] = ()) -> FastAPI:
@@ -294,6 +297,8 @@ class _Api:
             self.metrics.replayed()
             return _json_response(decision.to_dict(), {"Idempotent-Replay": "true"})
         self.metrics.decided(decision)
+        if self.settings.on_decision is not None:
+            self.settings.on_decision(txn, decision)
         return _json_response(decision.to_dict())
 
     async def _decide_batch(self, txns: list[Transaction]) -> Response:
@@ -306,6 +311,9 @@ class _Api:
         fresh = [d for d in decided if d.decided_at >= before]
         for decision in fresh:
             self.metrics.decided(decision)
+        if self.settings.on_decision is not None:
+            for decision in fresh:
+                self.settings.on_decision(first[decision.txn_id], decision)
         replays = len(txns) - len(fresh)
         if replays:
             self.metrics.replayed(replays)
