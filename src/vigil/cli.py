@@ -285,6 +285,7 @@ def inspect(
 def _register_subcommands() -> None:
     # each sub-app imports only Typer and Rich at start-up; its heavy modules load on use
     from vigil.aml.cli import aml_app
+    from vigil.audit.cli import audit_app
     from vigil.credit.cli import credit_app
     from vigil.federated.cli import federated_app
     from vigil.graph.claims_cli import claims_app
@@ -295,6 +296,7 @@ def _register_subcommands() -> None:
     app.add_typer(import_app, name="import", help="Convert public data sets to a world.")
     app.add_typer(claims_app, name="claims", help="Insurance-claim fraud on the claims graph.")
     app.add_typer(aml_app, name="aml", help="AML: screening, cases and regulator reports.")
+    app.add_typer(audit_app, name="audit", help="The audit trail: verify its hash chain, list it.")
     app.add_typer(credit_app, name="credit", help="SME credit: train the PD model, score firms.")
     app.add_typer(
         federated_app, name="federated", help="Federated training across jurisdictions (Flower)."
