@@ -99,5 +99,8 @@ def test_txn_id_repeated_inside_a_batch_is_decided_once(engine, stream):
     assert decisions[0] is decisions[1]
     assert engine.recall(stream[0].txn_id) is decisions[0]
     assert (
-        engine.features.store.get(f"pair:{stream[0].payer_id}>{stream[0].payee_id}:out").events == 1
+        engine.features.store.get_many([f"pair:{stream[0].payer_id}>{stream[0].payee_id}:out"])[
+            0
+        ].events
+        == 1
     )

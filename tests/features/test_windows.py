@@ -101,7 +101,7 @@ def test_window_memory_is_bounded_for_a_busy_merchant():
     engine = OnlineFeatures()
     for i in range(500):
         features(engine, txn(i, i, payer=f"c{i}", payee="big-merchant"))
-    flow = engine.store.get("acct:big-merchant:in")
+    flow = engine.store.get_many(["acct:big-merchant:in"])[0]
     assert len(flow.seen["payer_id"].last) == engine.spec.seen_cap
 
 
@@ -125,8 +125,8 @@ def test_idle_entities_are_evicted():
     features(engine, txn(1, 40 * 86_400, payer="here"))
     removed = engine.store.evict_idle(int((T0 + timedelta(days=40)).timestamp()), 35 * 86_400)
     assert removed > 0
-    assert engine.store.get("acct:gone:out") is None
-    assert engine.store.get("acct:here:out") is not None
+    assert engine.store.get_many(["acct:gone:out"])[0] is None
+    assert engine.store.get_many(["acct:here:out"])[0] is not None
 
 
 def test_a_walk_split_by_roles_adds_up_to_the_whole_vector():

@@ -88,7 +88,7 @@ class Engine:
                 f"bundle {bundle.version} was trained on other features than this engine computes "
                 f"(spec {bundle.spec_fingerprint}, engine {self.features.fingerprint})"
             )
-        self._model = (bundle, PathAttribution(bundle.booster))
+        self._model = (bundle, bundle.attribution())  # path attribution, or the MLP's
 
     @property
     def bundle(self) -> ModelBundle | None:
@@ -178,7 +178,10 @@ class Engine:
         started = time.perf_counter_ns()
         vector = self.features.process(txn)
         features_us = (time.perf_counter_ns() - started) // 1_000
-        return self._rules_layer(txn, vector, started, features_us, live)
+        scored = self._rules_layer(txn, vector, started, features_us, live)
+        if self.features.state_missing:  # decided without the entity state: say so
+            scored.degraded = True
+        return scored
 
     def _rules_layer(
         self, txn: Transaction, vector: list[float], started: int, features_us: int, live: bool

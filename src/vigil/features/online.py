@@ -26,7 +26,7 @@ from vigil.features.spec import (
     default_spec,
 )
 from vigil.features.state import Flow
-from vigil.features.stores.base import StateStore, TxnKeys
+from vigil.features.stores.base import StateStore, StoreUnavailable, TxnKeys
 from vigil.features.stores.memory import MemoryStateStore
 from vigil.money import MINOR_UNIT_EXPONENT, to_usd_cents
 from vigil.schema.records import Transaction
@@ -34,6 +34,8 @@ from vigil.schema.tables import CHANNELS
 
 NAN = math.nan
 STORE_SNAPSHOT = "store.snapshot"
+#: reads of one payment's state before giving up when other writers keep changing it
+COMMIT_ATTEMPTS = 16
 DAY = 86_400
 
 CHANNEL_CODE = {name: float(i) for i, name in enumerate(sorted(CHANNELS))}
@@ -55,6 +57,10 @@ class _RoleReader:
     history: int  # first position of the History block, or -1
 
 
+class StateConflict(RuntimeError):
+    """A shared store kept refusing a payment's write: other writers changed its flows."""
+
+
 class OnlineFeatures:
     """Feature vectors for transactions, one at a time, from a :class:`StateStore`."""
 
@@ -73,6 +79,8 @@ class OnlineFeatures:
         self.store: StateStore = store if store is not None else MemoryStateStore()
         self.accounts = accounts or AccountBook.empty()
         self.blocks = tuple(blocks)
+        #: True when the last payment could not reach the state store (decided without it)
+        self.state_missing = False
         self.roles = tuple(ROLES) if roles is None else tuple(roles)
         unknown = set(self.roles) - set(ROLES)
         if unknown:
@@ -167,31 +175,60 @@ class OnlineFeatures:
         amount = to_usd_cents(txn.amount, txn.currency)
         values = _seen_values(txn)
         keys = _flow_keys(txn)
-        get = self.store.get
-        flows = {
-            role: (get(key) if (key := keys[role]) is not None else None) for role in self.roles
-        }
+        remembered = TxnKeys(now, txn.payer_id, txn.payee_id, txn.device_id, txn.ip)
         vector = [NAN] * len(self.names) if into is None else into
         if context:
             self._context(txn, now, amount, vector)
-        for reader in self._readers:
-            self._read_role(
-                reader,
-                keys[reader.role] is not None,
-                flows[reader.role],
-                now,
-                amount,
-                values,
-                vector,
-            )
-        if self._pos_in_sum_24h >= 0:
-            inflow = vector[self._pos_in_sum_24h]
-            ratio = amount / 100.0 / inflow if inflow > 0 else NAN  # cents against dollars
-            vector[self._index["payer_in_ratio_24h"]] = ratio
-        self._record(txn, now, amount, values, keys, flows)
+        self.state_missing = False
+        try:
+            self._walk(txn, now, amount, values, keys, remembered, vector)
+        except StoreUnavailable:
+            # Decided on what is known without the state (its features stay missing); the
+            # payment is not counted in the state it could not reach.
+            self.state_missing = True
         for block, begin, end in self._block_slices:
             vector[begin:end] = block.process(txn)
         return vector
+
+    def _walk(
+        self,
+        txn: Transaction,
+        now: int,
+        amount: int,
+        values: dict[str, str | None],
+        keys: dict[str, str | None],
+        remembered: TxnKeys,
+        vector: list[float],
+    ) -> None:
+        """Read, compute, write back; a shared store refuses the write when another worker
+        changed one of these flows in between, and the payment is read again."""
+        store = self.store
+        roles = self.roles
+        wanted = [keys[role] for role in roles]
+        for _ in range(COMMIT_ATTEMPTS):
+            flows = dict(zip(roles, store.get_many(wanted), strict=True))
+            for reader in self._readers:
+                self._read_role(
+                    reader,
+                    keys[reader.role] is not None,
+                    flows[reader.role],
+                    now,
+                    amount,
+                    values,
+                    vector,
+                )
+            if self._pos_in_sum_24h >= 0:
+                inflow = vector[self._pos_in_sum_24h]
+                ratio = amount / 100.0 / inflow if inflow > 0 else NAN  # cents against dollars
+                vector[self._index["payer_in_ratio_24h"]] = ratio
+            updated = self._record(now, amount, values, keys, flows)
+            if store.put_many(updated, txn.txn_id, remembered):
+                break
+        else:
+            raise StateConflict(
+                f"payment {txn.txn_id}: its entities' state kept changing under it "
+                f"({COMMIT_ATTEMPTS} attempts); is the store shared with a runaway writer?"
+            )
 
     def observe_label(self, txn_id: str, is_fraud: bool) -> bool:
         """Credit a label to the entities of its transaction; False if the transaction is unknown
@@ -208,12 +245,18 @@ class OnlineFeatures:
                 "device": None if keys.device is None else f"device:{keys.device}:out",
                 "ip": None if keys.ip is None else f"ip:{keys.ip}:out",
             }
-            for role in self._updated:
-                key = credited.get(role)
-                flow = self.store.get(key) if key else None
-                if flow is not None:
-                    flow.fraud_labels += 1
-                    self.store.put(key, flow)
+            wanted = [key for role in self._updated if (key := credited.get(role))]
+            for _ in range(COMMIT_ATTEMPTS):
+                flows = self.store.get_many(wanted)
+                updated = {}
+                for key, flow in zip(wanted, flows, strict=True):
+                    if flow is not None:
+                        flow.fraud_labels += 1
+                        updated[key] = flow
+                if self.store.put_many(updated):
+                    break
+            else:
+                raise StateConflict(f"label of {txn_id}: its entities' state kept changing")
         return True
 
     def snapshot(self, folder: Path) -> None:
@@ -312,14 +355,15 @@ class OnlineFeatures:
 
     def _record(
         self,
-        txn: Transaction,
         now: int,
         amount: int,
         values: dict[str, str | None],
         keys: dict[str, str | None],
         flows: dict[str, Flow | None],
-    ) -> None:
+    ) -> dict[str, Flow]:
+        """The flows this payment updates, updated (the caller writes them back)."""
         cap = self.spec.seen_cap
+        updated = {}
         for role in self._updated:
             key = keys[role]
             if key is None:
@@ -329,10 +373,8 @@ class OnlineFeatures:
                 windows, seen = self._layouts[_flow_kind(role)]
                 flow = Flow(windows, seen, cap)
             flow.record(now, amount, values)
-            self.store.put(key, flow)
-        self.store.remember(
-            txn.txn_id, TxnKeys(now, txn.payer_id, txn.payee_id, txn.device_id, txn.ip)
-        )
+            updated[key] = flow
+        return updated
 
 
 def _fingerprint(spec: str, blocks: Sequence[FeatureBlock]) -> str:

@@ -8,10 +8,15 @@ later can be credited to the payee, device and IP it concerns.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from vigil.features.state import Flow
+
+
+class StoreUnavailable(ConnectionError):
+    """The store cannot be reached: the payment is decided without its state, marked degraded."""
 
 
 class TxnKeys(NamedTuple):
@@ -25,11 +30,23 @@ class TxnKeys(NamedTuple):
 
 
 class StateStore(Protocol):
-    def get(self, key: str) -> Flow | None: ...
+    """Flows by key, read and written a payment at a time.
 
-    def put(self, key: str, flow: Flow) -> None: ...
+    A payment reads all its flows at once (:meth:`get_many`) and writes back the ones it
+    changed, with the keys to remember for its label, at once (:meth:`put_many`): one round
+    trip each on a networked store. ``put_many`` returns False, and writes nothing, when a
+    flow changed since this store's last ``get_many`` (another worker's payment touched the
+    same payee, device or IP); the caller then reads again. The embedded store has no other
+    writer and always returns True.
+    """
 
-    def remember(self, txn_id: str, keys: TxnKeys) -> None: ...
+    def get_many(self, keys: Sequence[str | None]) -> list[Flow | None]:
+        """The flow of each key (None for an unknown key, or a None key)."""
+        ...
+
+    def put_many(
+        self, flows: Mapping[str, Flow], txn_id: str | None = None, keys: TxnKeys | None = None
+    ) -> bool: ...
 
     def recall(self, txn_id: str) -> TxnKeys | None: ...
 

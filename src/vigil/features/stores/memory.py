@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from vigil.features.state import Flow
@@ -26,14 +27,17 @@ class MemoryStateStore:
         self.flows: dict[str, Flow] = {}
         self.txns: dict[str, TxnKeys] = {}
 
-    def get(self, key: str) -> Flow | None:
-        return self.flows.get(key)
+    def get_many(self, keys: Sequence[str | None]) -> list[Flow | None]:
+        get = self.flows.get
+        return [None if key is None else get(key) for key in keys]
 
-    def put(self, key: str, flow: Flow) -> None:
-        self.flows[key] = flow
-
-    def remember(self, txn_id: str, keys: TxnKeys) -> None:
-        self.txns[txn_id] = keys
+    def put_many(
+        self, flows: Mapping[str, Flow], txn_id: str | None = None, keys: TxnKeys | None = None
+    ) -> bool:
+        self.flows.update(flows)
+        if txn_id is not None and keys is not None:
+            self.txns[txn_id] = keys
+        return True
 
     def recall(self, txn_id: str) -> TxnKeys | None:
         return self.txns.get(txn_id)
