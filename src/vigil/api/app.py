@@ -36,7 +36,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
 from vigil import __version__
-from vigil.api.auth import SECURITY, SECURITY_SCHEMES, KeyRing, Scope, authorise
+from vigil.api.auth import SECURITY_SCHEMES, KeyRing, Scope, authorise, security
 from vigil.api.limits import BodyLimit
 from vigil.api.metrics import ApiMetrics, HttpMetrics
 from vigil.api.models import (
@@ -160,7 +160,7 @@ def _routes(app: FastAPI, api: _Api) -> None:
             **_BODY,
         },
         openapi_extra={
-            "security": SECURITY,
+            "security": security(Scope.DECIDE),
             "requestBody": _json_body(
                 TransactionIn,
                 DecisionBatchIn,
@@ -183,7 +183,7 @@ def _routes(app: FastAPI, api: _Api) -> None:
         status_code=202,
         response_model=FeedbackOut,
         responses={404: {"model": ErrorOut, "description": "Unknown txn_id."}, **_AUTH, **_BODY},
-        openapi_extra={"security": SECURITY, "requestBody": _json_body(FeedbackIn)},
+        openapi_extra={"security": security(Scope.FEEDBACK), "requestBody": _json_body(FeedbackIn)},
     )
     app.add_api_route(
         "/v1/rules/{jurisdiction}",
@@ -197,7 +197,7 @@ def _routes(app: FastAPI, api: _Api) -> None:
             404: {"model": ErrorOut, "description": "No pack at all."},
             422: {"model": ValidationErrorOut, "description": "Not a jurisdiction code."},
         },
-        openapi_extra={"security": SECURITY},
+        openapi_extra={"security": security(Scope.ADMIN)},
     )
     app.add_api_route(
         "/v1/rules/{jurisdiction}",
@@ -218,7 +218,7 @@ def _routes(app: FastAPI, api: _Api) -> None:
             422: {"model": RulePackErrorOut, "description": "The pack is invalid."},
         },
         openapi_extra={
-            "security": SECURITY,
+            "security": security(Scope.ADMIN),
             "requestBody": {
                 "required": True,
                 "content": {

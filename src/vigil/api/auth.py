@@ -31,6 +31,9 @@ class Scope(StrEnum):
     DECIDE = "decide"
     FEEDBACK = "feedback"
     ADMIN = "admin"
+    #: SME credit scores: a lender's decision on a firm, and a window on any known firm's
+    #: default risk by its id, which a payment gateway's ``decide`` key has no business reading
+    CREDIT = "credit"
 
 
 class KeyFileError(ValueError):
@@ -117,6 +120,13 @@ SECURITY_SCHEMES = {
     "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
 }
 SECURITY = [{"bearer": []}, {"apiKey": []}]
+
+
+def security(scope: Scope) -> list[dict[str, list[str]]]:
+    """The OpenAPI requirement of a route that needs ``scope``: either header, naming the scope
+    (OpenAPI 3.1 lets any scheme list the roles it requires), so clients read each route's
+    scope from the document, and the scope test checks every route enforces what it says."""
+    return [{"bearer": [scope.value]}, {"apiKey": [scope.value]}]
 
 
 def authorise(ring: KeyRing, headers: Headers, scope: Scope) -> ApiKey:

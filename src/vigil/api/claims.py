@@ -24,7 +24,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
-from vigil.api.auth import SECURITY, KeyRing, Scope, authorise
+from vigil.api.auth import KeyRing, Scope, authorise, security
 from vigil.api.models import ErrorOut, ValidationErrorOut
 from vigil.graph.claims import ClaimConflictError, ClaimsScorer
 from vigil.money import USD_CENTS_PER_MINOR
@@ -170,7 +170,7 @@ def claims_router(
         response_model=ClaimScoreOut | ClaimBatchOut,
         responses=_RESPONSES,
         openapi_extra={
-            "security": SECURITY,
+            "security": security(Scope.DECIDE),
             "requestBody": {
                 "required": True,
                 "content": {

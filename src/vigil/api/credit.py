@@ -29,7 +29,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from vigil.api.auth import SECURITY, KeyRing, Scope, authorise
+from vigil.api.auth import KeyRing, Scope, authorise, security
 from vigil.api.models import ErrorOut, ValidationErrorOut
 from vigil.credit.scoring import CreditScorer, Loan
 from vigil.money import USD_CENTS_PER_MINOR
@@ -211,7 +211,7 @@ def credit_router(
             503: {"model": ErrorOut, "description": "No credit model loaded."},
         },
         openapi_extra={
-            "security": SECURITY,
+            "security": security(scope),
             "requestBody": {
                 "required": True,
                 "content": {"application/json": {"schema": _inline(CreditScoreIn)}},
