@@ -1,6 +1,6 @@
 """The case store contract: every backend is run through the same tests.
 
-A PostgreSQL backend joins by adding its factory to ``STORES``.
+Each test runs on SQLite (in memory and in a file) and on PostgreSQL (a schema of its own).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from vigil.aml.cases import (
     SqliteCaseStore,
     UnknownCase,
 )
+from vigil.aml.cases.postgres import PostgresCaseStore
+from vigil.store.postgres import drop_schema
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -41,16 +43,21 @@ class FakeAlert:
     score: float = 0.6
 
 
-STORES: dict[str, Callable[[Path], CaseStore]] = {
-    "sqlite-memory": lambda _: SqliteCaseStore(),
-    "sqlite-file": lambda tmp: SqliteCaseStore(tmp / "cases.sqlite"),
+STORES: dict[str, Callable[[pytest.FixtureRequest, Path], CaseStore]] = {
+    "sqlite-memory": lambda _, __: SqliteCaseStore(),
+    "sqlite-file": lambda _, tmp: SqliteCaseStore(tmp / "cases.sqlite"),
+    "postgres": lambda request, _: PostgresCaseStore(
+        request.getfixturevalue("postgres_url"), schema=request.getfixturevalue("namespace")
+    ),
 }
 
 
 @pytest.fixture(params=sorted(STORES))
 def store(request, tmp_path) -> Iterator[CaseStore]:
-    made = STORES[request.param](tmp_path)
+    made = STORES[request.param](request, tmp_path)
     yield made
+    if isinstance(made, PostgresCaseStore):
+        drop_schema(request.getfixturevalue("postgres_url"), request.getfixturevalue("namespace"))
     made.close()  # type: ignore[attr-defined]
 
 

@@ -1,0 +1,1 @@
+"""Where decisions are kept: the decision log protocol, its SQLite and PostgreSQL backends."""
