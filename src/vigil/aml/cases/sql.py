@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from vigil.aml.cases.model import (
     AlertLike,
@@ -31,6 +30,7 @@ from vigil.aml.cases.model import (
     check_transition,
     higher,
 )
+from vigil.store.sql import Database
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS cases (
@@ -98,14 +98,6 @@ def _text(ts: datetime) -> str:
 
 def _time(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
-
-
-class Database(Protocol):
-    """What the store needs of a connection: ``?`` placeholders, rows as tuples."""
-
-    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any: ...
 
 
 class SqlCaseStore(ABC):
