@@ -20,7 +20,6 @@ from vigil.features.replay import transactions_of, world_features
 from vigil.features.spec import CATEGORICAL_FEATURES
 from vigil.federated.clientapp import POOL_DIR, build_client_app
 from vigil.federated.config import FederatedConfig
-from vigil.federated.export import load_mlp_arrays
 from vigil.federated.model import get_arrays, make_model
 from vigil.federated.partition import pool_dirs
 from vigil.federated.pool import load_pool
@@ -68,7 +67,7 @@ def test_fedavg_reports_rounds_bytes_and_every_pool(fedavg, pools):
         assert 0.0 <= row["test_auprc"] <= 1.0
     assert sorted(result["final"]) == sorted(p.name for p in pool_dirs(pools))
     assert {p["jurisdiction"] for p in result["pools"]} == set(result["final"])
-    assert len(load_mlp_arrays(fedavg.out / "mlp")) == 6
+    assert ModelBundle.load(fedavg.out / "bundle").model_kind == "mlp"
 
 
 def test_the_server_receives_no_raw_row(fedavg, pools):
@@ -128,7 +127,8 @@ def test_under_secagg_the_server_sees_only_masked_vectors_and_their_sum(pools, t
         sum(w * p[i] for w, (_, _, p) in zip(weights, plain[-n:], strict=True)) / weights.sum()
         for i in range(len(plain[-1][2]))
     ]
-    for got, want in zip(load_mlp_arrays(tmp_path / "mlp"), expected, strict=True):
+    aggregate = ModelBundle.load(tmp_path / "bundle").scorer.arrays()
+    for got, want in zip(aggregate, expected, strict=True):
         np.testing.assert_allclose(got, want, atol=2e-4)
     # record-level DP: the spent epsilon is reported every round and only grows
     epsilons = [r["epsilon"] for r in run.result["rounds"]]
@@ -184,14 +184,65 @@ def test_the_federated_gbdt_is_a_bundle_the_engine_serves(gbdt, tiny_world):
 
 
 def test_the_exported_mlp_scores_without_torch_as_it_did_in_training(fedavg, pools):
-    from vigil.federated.export import MlpScorer
     from vigil.federated.model import predict, prepare, set_arrays
 
-    scorer = MlpScorer(fedavg.out / "mlp")
+    bundle = ModelBundle.load(fedavg.out / "bundle")
+    assert bundle.model_kind == "mlp" and bundle.version.startswith("mlp-")
+    assert bundle.booster is None and not bundle.compiled
+    assert bundle.extra["federated"]["strategy"] == "fedavg"
     x, _ = load_pool(pool_dirs(pools)[0], datetime.fromisoformat(UNTIL)).part("test")
-    model = make_model(len(scorer.features), (64, 32))
-    set_arrays(model, load_mlp_arrays(fedavg.out / "mlp"))
-    np.testing.assert_allclose(scorer.raw_scores(x), predict(model, prepare(x)), atol=1e-5)
-    reasons = scorer.contributions(x[0])
-    assert reasons.shape == (len(scorer.features) + 1,) and np.isfinite(reasons).all()
-    assert np.all((scorer.scores(x) >= 0) & (scorer.scores(x) <= 1))
+    model = make_model(len(bundle.features), (64, 32))
+    set_arrays(model, bundle.scorer.arrays())
+    np.testing.assert_allclose(bundle.raw_scores(x), predict(model, prepare(x)), atol=1e-5)
+    reasons = bundle.contributions(x[0])
+    assert reasons.shape == (len(bundle.features) + 1,) and np.isfinite(reasons).all()
+    assert np.all((bundle.scores(x) >= 0) & (bundle.scores(x) <= 1))
+
+
+def test_the_federated_mlp_bundle_replays_with_its_version_and_reasons(
+    fedavg, tiny_world, tmp_path
+):
+    import polars as pl
+
+    from vigil.engine.replay import replay
+
+    bundle = ModelBundle.load(fedavg.out / "bundle")
+    summary = replay(
+        tiny_world, fedavg.out / "bundle", tmp_path, start=datetime.fromisoformat("2026-01-11T00:00:00+00:00"),
+        progress=False, workers=1,
+    )  # fmt: skip
+    decisions = pl.read_parquet(tmp_path / "decisions.parquet")
+    assert summary.decided == len(decisions) > 0
+    assert decisions["model_bundle_version"].unique().to_list() == [bundle.version]
+    assert decisions["score"].is_between(0.0, 1.0).all()
+    flagged = decisions.filter(pl.col("action") != "approve")
+    assert len(flagged) > 0
+    model_reasons = [
+        r for reasons in flagged["reasons"].to_list() for r in reasons if r["layer"] == "model"
+    ]
+    assert model_reasons and all(r["weight"] > 0 for r in model_reasons)
+    assert {r["code"] for r in model_reasons} <= set(bundle.features)
+
+
+def test_the_federated_mlp_bundle_decides_over_http(fedavg, tiny_world):
+    from fastapi.testclient import TestClient
+
+    from vigil.api import ApiKey, ApiSettings, KeyRing, Scope, create_app
+    from vigil.api.auth import digest
+
+    bundle = ModelBundle.load(fedavg.out / "bundle")
+    engine = build_engine(tiny_world, bundle)
+    keys = KeyRing([ApiKey("decider", digest("s-decide"), frozenset({Scope.DECIDE}))])
+    txn = {  # a payment just after training ended, from an account the tiny world knows
+        "txn_id": "fed-mlp-1", "ts": "2026-01-09T09:30:00+08:00", "payer_id": "P00000487",
+        "payee_id": "M00000905", "amount": 12_500, "currency": "SGD", "channel": "card",
+        "jurisdiction": "SG", "device_id": "D-api",
+    }  # fmt: skip
+    with TestClient(create_app(engine, ApiSettings(keys=keys))) as client:
+        response = client.post(
+            "/v1/decisions", json=txn, headers={"Authorization": "Bearer s-decide"}
+        )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model_bundle_version"] == bundle.version
+    assert 0.0 <= body["score"] <= 1.0

@@ -3,7 +3,7 @@
 One run: wait for the nodes, ask each for its pool's profile (counts only), train (the MLP
 with FedAvg or FedProx, optionally under SecAgg+ and DP; or the federated GBDT), evaluate the
 final model in every pool, calibrate it from the pools' score-bin counts, and write the result
-(``result.json``) and the model (a bundle the engine serves, for the GBDT) to ``out_dir``.
+(``result.json``) and the model (a bundle the engine serves) to ``out_dir``.
 
 The MLP runs on Flower's workflow API (``DefaultWorkflow``), because that is where SecAgg+
 (``SecAggPlusWorkflow``) lives; the GBDT runs on the message API (``Strategy.start``), like
@@ -35,7 +35,7 @@ from vigil.features.replay import world_features
 from vigil.features.spec import CATEGORICAL_FEATURES
 from vigil.federated.calibration import calibrator_from_counts
 from vigil.federated.config import FederatedConfig
-from vigil.federated.export import export_gbdt_bundle, export_mlp
+from vigil.federated.export import export_gbdt_bundle, export_mlp_bundle
 from vigil.federated.grid import MeteredGrid
 from vigil.federated.model import get_arrays, make_model
 from vigil.federated.privacy import RdpAccountant
@@ -118,18 +118,19 @@ def run_server(grid: Grid, context: Context) -> dict[str, Any]:
                 out / "bundle",
                 compile=False,
             )
-            result["bundle"] = str(out / "bundle")
         else:
-            export_mlp(
+            export_mlp_bundle(
                 arrays,
                 calibrator,
                 engine.names,
-                cfg.hidden_sizes,
                 engine.fingerprint,
-                {**federated, "metrics": metrics},
-                out / "mlp",
+                [p["data_fingerprint"] for p in pools.values()],
+                metrics,
+                cfg.train_until,
+                federated,
+                out / "bundle",
             )
-            result["mlp"] = str(out / "mlp")
+        result["bundle"] = str(out / "bundle")
         (out / RESULT).write_text(json.dumps(result, indent=2, sort_keys=True, default=_plain))
     return result
 
