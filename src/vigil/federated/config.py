@@ -33,6 +33,8 @@ class FederatedConfig:
     # -- MLP
     hidden: str = "64,32"
     local_epochs: int = 1
+    #: each client keeps its Adam moments from round to round (local state, never sent)
+    keep_optimizer: bool = True
     batch_size: int = 512
     learning_rate: float = 2e-3
     proximal_mu: float = 0.0

@@ -93,13 +93,23 @@ class LocalTraining:
         return max(1, self.epochs * math.ceil(rows / self.batch_size))
 
 
-def train_local(model: FraudMLP, x: np.ndarray, y: np.ndarray, plan: LocalTraining) -> float:
-    """Train in place on prepared rows ``x`` and labels ``y``; the mean training loss."""
+def train_local(
+    model: FraudMLP,
+    x: np.ndarray,
+    y: np.ndarray,
+    plan: LocalTraining,
+    optimizer: torch.optim.Optimizer | None = None,
+) -> float:
+    """Train in place on prepared rows ``x`` and labels ``y``; the mean training loss.
+
+    ``optimizer`` (over ``model``'s parameters) carries Adam's moments from an earlier round;
+    without one, Adam starts from zero moments."""
     if len(y) == 0:
         return float("nan")
     rng = np.random.default_rng(plan.seed)
     anchor = [p.detach().clone() for p in model.parameters()] if plan.proximal_mu > 0 else None
-    optimizer = torch.optim.Adam(model.parameters(), lr=plan.learning_rate)
+    if optimizer is None:
+        optimizer = torch.optim.Adam(model.parameters(), lr=plan.learning_rate)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.float32))
     loss_fn = nn.BCEWithLogitsLoss()
     model.train()
@@ -137,6 +147,34 @@ def train_local(model: FraudMLP, x: np.ndarray, y: np.ndarray, plan: LocalTraini
                     p.grad += plan.proximal_mu * (p - a)
         optimizer.step()
     return float(np.mean(losses)) if losses else float("nan")
+
+
+_MOMENTS = ("exp_avg", "exp_avg_sq")
+
+
+def adam_state_arrays(optimizer: torch.optim.Adam) -> dict[str, np.ndarray]:
+    """Adam's per-parameter moments and step counts as named arrays (to keep between rounds)."""
+    out = {}
+    for index, state in optimizer.state_dict()["state"].items():
+        for key in _MOMENTS:
+            out[f"{index}.{key}"] = state[key].detach().cpu().numpy().copy()
+        out[f"{index}.step"] = np.asarray([float(state["step"])], dtype=np.float64)
+    return out
+
+
+def restore_adam(optimizer: torch.optim.Adam, arrays: dict[str, np.ndarray]) -> None:
+    """Load moments saved by :func:`adam_state_arrays` into a fresh Adam over the same model."""
+    saved = optimizer.state_dict()
+    params = saved["param_groups"][0]["params"]
+    state = {}
+    for index in params:
+        if f"{index}.step" not in arrays:
+            return  # saved for another model: start from zero moments
+        state[index] = {
+            key: torch.from_numpy(np.array(arrays[f"{index}.{key}"])) for key in _MOMENTS
+        }
+        state[index]["step"] = torch.tensor(float(arrays[f"{index}.step"][0]))
+    optimizer.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
 
 
 def private_gradient_sum(
