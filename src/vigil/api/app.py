@@ -34,10 +34,12 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vigil import __version__
 from vigil.api.auth import SECURITY_SCHEMES, KeyRing, Scope, authorise, security
 from vigil.api.limits import BodyLimit
+from vigil.api.logs import crashed, http_error, note_decision, rejected
 from vigil.api.metrics import ApiMetrics, HttpMetrics
 from vigil.api.models import (
     DOCUMENTED_ONLY,
@@ -98,6 +100,7 @@ def create_app(engine: Engine, settings: ApiSettings, routers: Sequence[APIRoute
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HttpMetrics, metrics=metrics)
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(StarletteHTTPException, http_error)  # logs refused keys
     app.add_exception_handler(Exception, _internal_error)
     _routes(app, api)
     for router in routers:
@@ -297,6 +300,8 @@ class _Api:
             self.metrics.replayed()
             return _json_response(decision.to_dict(), {"Idempotent-Replay": "true"})
         self.metrics.decided(decision)
+        if decision.action != "approve":  # the only lines a decision writes (vigil.api.logs)
+            note_decision(txn, decision)
         if self.settings.on_decision is not None:
             self.settings.on_decision(txn, decision)
         return _json_response(decision.to_dict())
@@ -311,6 +316,8 @@ class _Api:
         fresh = [d for d in decided if d.decided_at >= before]
         for decision in fresh:
             self.metrics.decided(decision)
+            if decision.action != "approve":
+                note_decision(first[decision.txn_id], decision)
         if self.settings.on_decision is not None:
             for decision in fresh:
                 self.settings.on_decision(first[decision.txn_id], decision)
@@ -502,10 +509,12 @@ async def _invalid_request(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     problems = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
     status = 400 if any(p["type"] == "json_invalid" for p in problems) else 422
+    rejected(request, status, problems)
     return JSONResponse({"detail": problems}, status_code=status)
 
 
 async def _internal_error(request: Request, error: Exception) -> JSONResponse:
+    crashed(request, error)
     return JSONResponse({"detail": "internal server error"}, status_code=500)
 
 

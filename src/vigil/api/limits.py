@@ -8,9 +8,15 @@ server buffer more than the limit either way.
 
 from __future__ import annotations
 
+import logging
+
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from vigil.audit.pii import Pii
+
+log = logging.getLogger("vigil.api")
 
 
 def _too_large(limit: int) -> str:
@@ -39,6 +45,14 @@ class BodyLimit:
         declared = _content_length(scope)
         if declared is not None:
             if declared > self.max_bytes:
+                client = scope.get("client")
+                log.info(
+                    "413 %s %s from %s: declared %s bytes, over the limit",
+                    scope.get("method"),
+                    scope.get("path"),
+                    Pii(client[0] if client else None),
+                    declared,
+                )
                 response = JSONResponse({"detail": _too_large(self.max_bytes)}, status_code=413)
                 await response(scope, receive, send)
                 return

@@ -7,7 +7,9 @@ from pathlib import Path
 import uvicorn
 
 from vigil.api.app import ApiSettings, create_app
-from vigil.api.auth import KeyRing
+from vigil.api.auth import KeyRing, Scope
+from vigil.audit.pii import ENV_SECRET, log_config, log_secret
+from vigil.audit.trail import ENV_TRAIL, open_trail, rules_audit
 from vigil.engine.factory import load_engine
 from vigil.runtime import collector_frozen
 from vigil.schema.mapping import ColumnMapping
@@ -30,7 +32,13 @@ def serve(
     keeps only its SHA-256 digest, so it cannot be shown again and dies with the process.
     ``mapping`` reads each request in the user's own column names (docs/byod.md);
     ``claims_models`` adds ``POST /v1/claims/score`` over that claims model, with the claims of
-    ``data`` as its history; ``credit_models`` adds ``POST /v1/credit/score``.
+    ``data`` as its history; ``credit_models`` adds ``POST /v1/credit/score`` (scope
+    ``credit``).
+
+    Rule-pack changes, the API's included, are appended to the audit trail at
+    ``$VIGIL_AUDIT_DB`` (a SQLite path or a postgresql:// URL; default
+    ``~/.local/state/vigil/audit.sqlite``), and
+    log lines carry personal data as tokens keyed by ``$VIGIL_LOG_SECRET`` (docs/audit.md).
     """
     if workers != 1:
         # Each worker would hold its own feature state and idempotency cache: the same txn_id
@@ -39,16 +47,27 @@ def serve(
             "vigil serve runs one worker: the embedded state store lives in one process "
             "(scale out with a shared state store instead)"
         )
+    log_key, generated = log_secret()
+    if generated:
+        print(
+            f"No ${ENV_SECRET}: log tokens are keyed for this process only (set it to a long "
+            "random secret to follow an entity across restarts).",
+            flush=True,
+        )
+    trail = open_trail()  # before the key: its secret must stay the last line printed
+    print(
+        f"Audit trail: {getattr(trail, 'path', None) or f'PostgreSQL (${ENV_TRAIL})'}", flush=True
+    )
     if keys_file is not None:
         keys = KeyRing.load(keys_file)
     else:
         keys, secret = KeyRing.generate()
         print(
-            "No --keys file: generated API key 'admin' (scopes decide, feedback, admin) for this "
+            f"No --keys file: generated API key 'admin' (scopes {', '.join(Scope)}) for this "
             f"process only; it is not stored and will not be shown again:\n\n    {secret}\n",
             flush=True,
         )
-    engine = load_engine(models, data)
+    engine = load_engine(models, data, audit=rules_audit(trail))
     engine.rules.watch()  # an edited pack file is published without a restart
     routers = []
     if claims_models is not None:
@@ -62,11 +81,19 @@ def serve(
         from vigil.credit.scoring import CreditScorer
 
         credit = CreditScorer.load(credit_models, data)
-        routers.append(credit_router(lambda: credit, keys))
+        routers.append(credit_router(lambda: credit, keys, Scope.CREDIT))
     app = create_app(engine, ApiSettings(keys=keys, mapping=mapping), routers)
     try:
         with collector_frozen():
             # No access log: a log line per payment costs more than the decision; /metrics counts.
-            uvicorn.run(app, host=host, port=port, access_log=False, server_header=False)
+            uvicorn.run(
+                app,
+                host=host,
+                port=port,
+                access_log=False,
+                server_header=False,
+                log_config=log_config(log_key),  # personal data leaves as tokens only
+            )
     finally:
         engine.rules.close()
+        trail.close()

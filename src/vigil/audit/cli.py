@@ -17,7 +17,8 @@ DbOption = Annotated[
     str | None,
     typer.Option(
         "--db",
-        help="SQLite file or postgresql:// URL (default: $VIGIL_AUDIT_DB, else audit.sqlite).",
+        help="SQLite file or postgresql:// URL (default: $VIGIL_AUDIT_DB, else "
+        "~/.local/state/vigil/audit.sqlite).",
     ),
 ]
 SchemaOption = Annotated[str, typer.Option(help="PostgreSQL schema holding the trail.")]

@@ -15,9 +15,9 @@ from typing import Any, Protocol, runtime_checkable
 
 from vigil.audit.chain import AuditRecord, Verification
 
-#: Where the trail is when no ``--audit`` / ``--db`` is given: one name for the server that
-#: writes it and the command that verifies it.
-DEFAULT_TRAIL = "audit.sqlite"
+#: Where the trail is unless ``$VIGIL_AUDIT_DB`` says otherwise: the same place for the server
+#: that writes it and the command that verifies it, and outside any working copy (the XDG state
+#: folder, where an application keeps what must outlive it).
 ENV_TRAIL = "VIGIL_AUDIT_DB"
 
 Clock = Callable[[], datetime]
@@ -52,12 +52,17 @@ class AuditTrail(Protocol):
 
 
 def default_target() -> str:
-    return os.environ.get(ENV_TRAIL) or DEFAULT_TRAIL
+    """``$VIGIL_AUDIT_DB``, else ``$XDG_STATE_HOME/vigil/audit.sqlite`` (``~/.local/state``)."""
+    configured = os.environ.get(ENV_TRAIL)
+    if configured:
+        return configured
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return str(Path(state) / "vigil" / "audit.sqlite")
 
 
 def open_trail(target: str | Path | None = None, schema: str = "vigil") -> AuditTrail:
     """A trail on ``target``: a ``postgresql://`` URL (tables in ``schema``) or a SQLite file
-    path. None means ``$VIGIL_AUDIT_DB``, else ``audit.sqlite`` in the working folder."""
+    path. None means :func:`default_target`."""
     target = default_target() if target is None else target
     text = str(target)
     if text.startswith(("postgresql://", "postgres://")):
