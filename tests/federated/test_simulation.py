@@ -183,6 +183,23 @@ def test_the_federated_gbdt_is_a_bundle_the_engine_serves(gbdt, tiny_world):
     assert gbdt.result["final"]["CN"]["auprc"] > 0.1
 
 
+def test_cyclic_trees_come_from_one_pool_a_round_in_turn_and_are_appended_whole(pools, tmp_path):
+    cfg = FederatedConfig(model="gbdt", tree_strategy="cyclic", rounds=3, until=UNTIL)
+    run = simulate(pools, cfg, tmp_path, keep_transcript=True)
+    senders = [d.node_id for d, _ in _up(run.grid, "train")]
+    assert senders == sorted(run.grid.contexts)[:3]  # one node a round, in node-id order
+    bundle = ModelBundle.load(tmp_path / "bundle")
+    assert bundle.extra["federated"]["strategy"] == "FedLgbCyclic"
+    names = world_features(None).names
+    first = next(m for _, m in _up(run.grid, "train"))
+    sent = [b for b in first.content["arrays"]["trees"].numpy().tobytes().decode().split("\n\n")]
+    sent = [b for b in sent if b.strip()]
+    x, _ = load_pool(pool_dirs(pools)[0], datetime.fromisoformat(UNTIL)).part("test")
+    alone = booster_from(names, CATEGORICAL_FEATURES, sent).predict(x, raw_score=True)
+    merged = bundle.booster.predict(x, raw_score=True, num_iteration=len(sent))
+    np.testing.assert_allclose(merged, alone, rtol=0, atol=1e-9)  # unscaled: weight 1
+
+
 def test_the_exported_mlp_scores_without_torch_as_it_did_in_training(fedavg, pools):
     from vigil.federated.model import predict, prepare, set_arrays
 

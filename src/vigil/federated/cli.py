@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from vigil.federated.config import MODELS, PRIVACY, STRATEGIES, FederatedConfig
+from vigil.federated.config import MODELS, PRIVACY, STRATEGIES, TREE_STRATEGIES, FederatedConfig
 
 federated_app = typer.Typer(
     help="Federated training across jurisdictions (Flower): no raw row leaves its pool.",
@@ -41,6 +41,13 @@ Clip = Annotated[float, typer.Option(help="DP clipping norm (per example, or per
 Mu = Annotated[float, typer.Option(help="FedProx proximal term (with --strategy fedprox).")]
 Epochs = Annotated[int, typer.Option(min=1, help="MLP: local epochs per round.")]
 Trees = Annotated[int, typer.Option(min=1, help="GBDT: trees each client grows per round.")]
+TreeStrategy = Annotated[
+    str,
+    typer.Option(
+        help=f"GBDT: one of {', '.join(TREE_STRATEGIES)} (every client's trees averaged each "
+        "round, or one client a round in turn)."
+    ),
+]
 Batch = Annotated[int, typer.Option(min=1, help="MLP: batch size (DP: expected Poisson sample).")]
 Rate = Annotated[float, typer.Option(help="MLP: Adam learning rate.")]
 Seed = Annotated[int, typer.Option(help="Seed: the same seed gives the same run.")]
@@ -104,6 +111,7 @@ def simulate(
     batch_size: Batch = 512,
     learning_rate: Rate = 2e-3,
     local_trees: Trees = 3,
+    tree_strategy: TreeStrategy = "bagging",
     seed: Seed = 0,
     quiet: Quiet = False,
 ) -> None:
@@ -126,6 +134,7 @@ def simulate(
         batch_size=batch_size,
         learning_rate=learning_rate,
         local_trees=local_trees,
+        tree_strategy=tree_strategy,
         seed=seed,
     )
     if quiet:
@@ -148,6 +157,7 @@ def deploy(
     clip_norm: Clip = 1.0,
     proximal_mu: Mu = 0.01,
     local_trees: Trees = 3,
+    tree_strategy: TreeStrategy = "bagging",
     port: Annotated[int, typer.Option(help="SuperLink port on 127.0.0.1.")] = 19093,
     node_port: Annotated[
         int, typer.Option(help="First SuperNode port (one per pool, counting up).")
@@ -168,6 +178,7 @@ def deploy(
         clip_norm=clip_norm,
         proximal_mu=proximal_mu if strategy == "fedprox" else 0.0,
         local_trees=local_trees,
+        tree_strategy=tree_strategy,
     )
     deployment = run(pools, cfg, out, port, node_port, timeout, echo=console.print)
     console.print(f"logs: {deployment.logs}")

@@ -13,6 +13,8 @@ from typing import Any
 
 MODELS = ("mlp", "gbdt")
 STRATEGIES = ("fedavg", "fedprox")
+#: the federated GBDT: every client's trees averaged each round, or one client a round in turn
+TREE_STRATEGIES = ("bagging", "cyclic")
 #: none; record-level DP-SGD inside each client; client-level (Flower's central DP wrapper)
 PRIVACY = ("none", "record", "client")
 
@@ -38,7 +40,8 @@ class FederatedConfig:
     batch_size: int = 512
     learning_rate: float = 2e-3
     proximal_mu: float = 0.0
-    # -- GBDT (federated bagging of LightGBM trees)
+    # -- GBDT (federated LightGBM trees)
+    tree_strategy: str = "bagging"
     local_trees: int = 2
     num_leaves: int = 15
     tree_learning_rate: float = 0.1
@@ -59,7 +62,12 @@ class FederatedConfig:
     calibration_noise: float = 20.0
 
     def __post_init__(self) -> None:
-        for name, allowed in (("model", MODELS), ("strategy", STRATEGIES), ("dp", PRIVACY)):
+        for name, allowed in (
+            ("model", MODELS),
+            ("strategy", STRATEGIES),
+            ("tree_strategy", TREE_STRATEGIES),
+            ("dp", PRIVACY),
+        ):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if self.model == "gbdt" and (self.secagg or self.dp != "none"):

@@ -39,7 +39,7 @@ from vigil.federated.export import export_gbdt_bundle, export_mlp_bundle
 from vigil.federated.grid import MeteredGrid
 from vigil.federated.model import get_arrays, make_model
 from vigil.federated.privacy import RdpAccountant
-from vigil.federated.strategy import FedLgbBagging
+from vigil.federated.strategy import FedLgbBagging, FedLgbCyclic
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def run_server(grid: Grid, context: Context) -> dict[str, Any]:
         "wall_seconds": time.perf_counter() - began,
     }
     federated = {
-        "strategy": "FedLgbBagging" if cfg.model == "gbdt" else cfg.strategy,
+        "strategy": _strategy_name(cfg),
         "rounds": cfg.rounds,
         "pools": [pools[n]["jurisdiction"] for n in nodes],
         "secagg": cfg.secagg,
@@ -263,7 +263,8 @@ def _weighted(results, keys) -> dict[str, float]:
 def _train_gbdt(
     grid: MeteredGrid, cfg: FederatedConfig, n: int, names: list[str]
 ) -> tuple[FedLgbBagging, list[dict[str, Any]]]:
-    strategy = FedLgbBagging(
+    kind = FedLgbCyclic if cfg.tree_strategy == "cyclic" else FedLgbBagging
+    strategy = kind(
         names,
         CATEGORICAL_FEATURES,
         min_train_nodes=n,
@@ -280,6 +281,12 @@ def _train_gbdt(
             row.update({f"test_{k}": float(v) for k, v in evaluated.items()})
         rounds.append(row)
     return strategy, rounds
+
+
+def _strategy_name(cfg: FederatedConfig) -> str:
+    if cfg.model == "mlp":
+        return cfg.strategy
+    return "FedLgbCyclic" if cfg.tree_strategy == "cyclic" else "FedLgbBagging"
 
 
 def _record_weighted(contents: list[RecordDict]):
