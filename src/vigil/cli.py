@@ -291,6 +291,7 @@ def _register_subcommands() -> None:
     from vigil.graph.claims_cli import claims_app
     from vigil.importers.cli import import_app
     from vigil.rules.cli import rules_app
+    from vigil.stream.cli import stream_app, worker_command
 
     app.add_typer(rules_app, name="rules", help="Rule packs: validate, backtest.")
     app.add_typer(import_app, name="import", help="Convert public data sets to a world.")
@@ -298,6 +299,8 @@ def _register_subcommands() -> None:
     app.add_typer(aml_app, name="aml", help="AML: screening, cases and regulator reports.")
     app.add_typer(audit_app, name="audit", help="The audit trail: verify its hash chain, list it.")
     app.add_typer(credit_app, name="credit", help="SME credit: train the PD model, score firms.")
+    app.add_typer(stream_app, name="stream", help="Payments on NATS JetStream (scale-out).")
+    app.command("worker")(worker_command)
     app.add_typer(
         federated_app, name="federated", help="Federated training across jurisdictions (Flower)."
     )

@@ -96,15 +96,20 @@ class Engine:
 
     # ---- decisions --------------------------------------------------------------------------
 
-    def decide(self, txn: Transaction | Mapping[str, Any]) -> Decision:
-        """Adjudicate one payment; a repeated ``txn_id`` gets its first decision back."""
+    def decide(self, txn: Transaction | Mapping[str, Any], count_in_state: bool = True) -> Decision:
+        """Adjudicate one payment; a repeated ``txn_id`` gets its first decision back.
+
+        ``count_in_state=False`` decides on the state without adding the payment to it, for a
+        payment a shared state already counted (redelivered after a worker crashed); such a
+        decision is marked degraded, since its features include the payment itself.
+        """
         if not isinstance(txn, Transaction):
             txn = Transaction.from_mapping(txn)
         with self._lock:  # state updates are per payment and in arrival order
             known = self._decided.get(txn.txn_id)
             if known is not None:
                 return known
-            scored = self._layers(txn)
+            scored = self._layers(txn, count_in_state=count_in_state)
             model = self._model
             p_model, model_us, skipped = self._score_one(scored, model)
             decision = self._finish(scored, p_model, model_us, skipped, model)
@@ -174,12 +179,12 @@ class Engine:
 
     # ---- layers -----------------------------------------------------------------------------
 
-    def _layers(self, txn: Transaction, live: bool = True) -> _Scored:
+    def _layers(self, txn: Transaction, live: bool = True, count_in_state: bool = True) -> _Scored:
         started = time.perf_counter_ns()
-        vector = self.features.process(txn)
+        vector = self.features.process(txn, update=count_in_state)
         features_us = (time.perf_counter_ns() - started) // 1_000
         scored = self._rules_layer(txn, vector, started, features_us, live)
-        if self.features.state_missing:  # decided without the entity state: say so
+        if self.features.state_missing or not count_in_state:  # not the usual state: say so
             scored.degraded = True
         return scored
 

@@ -163,13 +163,18 @@ class OnlineFeatures:
     # ---- per event --------------------------------------------------------------------------
 
     def process(
-        self, txn: Transaction, context: bool = True, into: list[float] | None = None
+        self,
+        txn: Transaction,
+        context: bool = True,
+        into: list[float] | None = None,
+        update: bool = True,
     ) -> list[float]:
         """Features of ``txn`` from the state before it, then ``txn`` recorded into the state.
 
         ``context=False`` leaves the stateless context features (amount, hour, account age, ...)
         missing, for the half of a split walk that the other half completes; ``into`` is the
-        vector to complete (by default a new one, all missing).
+        vector to complete (by default a new one, all missing). ``update=False`` reads the
+        entity state without recording ``txn`` in it (learnt blocks still see it).
         """
         now = int(txn.ts.timestamp())
         amount = to_usd_cents(txn.amount, txn.currency)
@@ -181,7 +186,7 @@ class OnlineFeatures:
             self._context(txn, now, amount, vector)
         self.state_missing = False
         try:
-            self._walk(txn, now, amount, values, keys, remembered, vector)
+            self._walk(txn, now, amount, values, keys, remembered, vector, update)
         except StoreUnavailable:
             # Decided on what is known without the state (its features stay missing); the
             # payment is not counted in the state it could not reach.
@@ -199,6 +204,7 @@ class OnlineFeatures:
         keys: dict[str, str | None],
         remembered: TxnKeys,
         vector: list[float],
+        update: bool,
     ) -> None:
         """Read, compute, write back; a shared store refuses the write when another worker
         changed one of these flows in between, and the payment is read again."""
@@ -221,6 +227,8 @@ class OnlineFeatures:
                 inflow = vector[self._pos_in_sum_24h]
                 ratio = amount / 100.0 / inflow if inflow > 0 else NAN  # cents against dollars
                 vector[self._index["payer_in_ratio_24h"]] = ratio
+            if not update:
+                return
             updated = self._record(now, amount, values, keys, flows)
             if store.put_many(updated, txn.txn_id, remembered):
                 break

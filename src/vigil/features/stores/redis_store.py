@@ -17,6 +17,7 @@ on one node: this store targets a single Redis (with replicas), not Redis Cluste
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -26,7 +27,7 @@ import redis
 from vigil.features.state import Flow
 from vigil.features.stores.base import StoreUnavailable, TxnKeys
 from vigil.features.stores.codec import decode_flow, encode_flow
-from vigil.features.stores.memory import SnapshotError
+from vigil.features.stores.memory import MemoryStateStore, SnapshotError
 
 #: 31 days: the longest window (30 d) plus a day, on the wall clock
 DEFAULT_TTL_SECONDS = 31 * 86_400
@@ -152,6 +153,35 @@ class RedisStateStore:
         return sum(1 for _ in self._redis.scan_iter(match=f"{self._flow_prefix}*", count=1_000))
 
     # ---- operations -------------------------------------------------------------------------
+
+    def seed_once(self, source: MemoryStateStore, wait_seconds: float = 600.0) -> bool:
+        """Copy a warm embedded state (the bundle's end-of-training snapshot) into an empty
+        namespace, once: the first of N workers starting together copies, the others wait
+        until it is done. True if this call copied."""
+        marker = f"{self.namespace}:seeded"
+        if self._redis.set(marker, b"seeding", nx=True):
+            pipe = self._redis.pipeline(transaction=False)
+            for i, (key, flow) in enumerate(source.flows.items()):
+                value = os.urandom(_VERSION) + encode_flow(flow)
+                pipe.set(self._flow_prefix + key, value, ex=self.ttl_seconds)
+                if i % 5_000 == 4_999:
+                    pipe.execute()
+            for i, (txn_id, keys) in enumerate(source.txns.items()):
+                pipe.set(self._txn_prefix + txn_id, msgpack.packb(list(keys)), ex=self.ttl_seconds)
+                if i % 5_000 == 4_999:
+                    pipe.execute()
+            pipe.execute()
+            self._redis.set(marker, b"ready")
+            return True
+        deadline = time.monotonic() + wait_seconds
+        while self._redis.get(marker) != b"ready":
+            if time.monotonic() > deadline:
+                raise StoreUnavailable(
+                    f"redis {self.url}: namespace {self.namespace} still being seeded after "
+                    f"{wait_seconds:.0f} s (a worker died while seeding? delete {marker})"
+                )
+            time.sleep(0.2)
+        return False
 
     def clear(self) -> None:
         """Delete every key of this namespace (tests, restores)."""
