@@ -73,13 +73,11 @@ def export_mlp_bundle(
     trained_until: datetime,
     federated: dict[str, Any],
     out: Path,
-    shift: np.ndarray | None = None,
-    scale: np.ndarray | None = None,
 ) -> ModelBundle:
     """The federated MLP as a bundle of ``model_kind`` "mlp": its weights for a numpy forward
-    pass (:class:`vigil.models.mlp.MlpScorer`), the input standardisation the federation
-    computed (``shift``/``scale``, if any) and the calibration fitted from the pools' counts."""
-    scorer = MlpScorer.from_arrays(arrays, shift, scale)
+    pass (:class:`vigil.models.mlp.MlpScorer`) behind the training's fixed input transform,
+    and the calibration fitted from the pools' counts."""
+    scorer = MlpScorer.from_arrays(arrays)
     if scorer.n_features != len(names):
         raise ValueError(f"the MLP reads {scorer.n_features} inputs, the engine has {len(names)}")
     bundle = ModelBundle(
@@ -94,7 +92,7 @@ def export_mlp_bundle(
         trained_until=trained_until,
         extra={
             "federated": federated,
-            "input_transform": "nan->0, sign(x) * log1p(|x|), then (x - shift) / scale",
+            "input_transform": "nan->0, sign(x) * log1p(|x|)",
             "hidden": list(scorer.hidden),
         },
     )
