@@ -38,7 +38,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vigil import __version__
 from vigil.api.auth import SECURITY_SCHEMES, KeyRing, Scope, authorise, security
-from vigil.api.limits import BodyLimit
+from vigil.api.limits import MAX_STRING_CHARS, BodyLimit, admissible, text_problem
 from vigil.api.logs import crashed, http_error, note_decision, rejected
 from vigil.api.metrics import ApiMetrics, HttpMetrics
 from vigil.api.models import (
@@ -276,6 +276,7 @@ class _Api:
         if self.settings.mapping is not None:
             payload = self.settings.mapping.record(payload)
         txn = Transaction.from_mapping(payload)
+        admissible(txn)
         for check in self._checks:
             check.check(txn)
         return txn
@@ -371,6 +372,13 @@ class _Api:
             problem = {"loc": ["body"], "msg": str(error), "type": "rule_pack"}
             problem |= {"source": error.source, "line": error.line, "problem": error.problem}
             return JSONResponse({"detail": [problem]}, status_code=422)
+        except RecursionError:  # YAML nested thousands deep: the parser runs out of stack
+            problem = {
+                "loc": ["body"],
+                "msg": "the rule pack nests too deeply",
+                "type": "rule_pack",
+            }
+            return JSONResponse({"detail": [problem]}, status_code=422)
         return self._pack_view(key, pack)
 
     async def health(self) -> HealthOut:
@@ -407,14 +415,36 @@ class _Api:
 _M = TypeVar("_M", bound=BaseModel)
 
 
-async def _read_json(request: Request) -> Any:
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value")
+
+
+#: Python's JSON reader takes NaN and Infinity, which are not JSON; this one refuses them.
+_JSON = json.JSONDecoder(parse_constant=_not_json)
+
+
+async def _read_json(request: Request, max_string: int | None = MAX_STRING_CHARS) -> Any:
+    """The body as JSON (UTF-8, RFC 8259), with no string over ``max_string`` characters and
+    none that is not valid Unicode."""
     body = await request.body()
     try:
-        return json.loads(body)
-    except ValueError as error:  # JSONDecodeError, or bytes that are not UTF-8/16/32
+        payload = _JSON.decode(body.decode("utf-8"))
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError, NaN
         raise RequestValidationError(
             [{"type": "json_invalid", "loc": ("body",), "msg": f"malformed JSON: {error}"}]
         ) from None
+    except RecursionError:
+        problem = "malformed JSON: nested too deeply"
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body",), "msg": problem}]
+        ) from None
+    # Only a body this long can hold a string this long, and a lone surrogate needs an escape:
+    # a typical payment skips the walk.
+    if (max_string is not None and len(body) > max_string) or b"\\u" in body:
+        problem = text_problem(payload, max_string)
+        if problem is not None:
+            raise RequestValidationError([problem])
+    return payload
 
 
 def _pack_key(jurisdiction: str) -> str:
@@ -467,7 +497,7 @@ async def _publication(request: Request, query_from: str | None) -> tuple[str, d
     """A rule pack's text and effective time, from a YAML body or the JSON form."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json" or content_type.endswith("+json"):
-        form = _model(RulePublishIn, await _read_json(request))
+        form = _model(RulePublishIn, await _read_json(request, max_string=None))
         if form.effective_from is not None and query_from is not None:
             problem = "give effective_from once: in the query string or in the JSON body"
             raise RequestValidationError(

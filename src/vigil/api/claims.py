@@ -131,7 +131,7 @@ def claims_router(
         body = await request.body()
         try:
             payload = json.loads(body)
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:  # RecursionError: nested too deeply
             return _problems(400, [("json_invalid", ("body",), f"malformed JSON: {error}")])
         batch = isinstance(payload, dict) and "claims" in payload
         try:

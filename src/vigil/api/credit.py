@@ -168,7 +168,7 @@ def credit_router(
             raise HTTPException(503, "no credit model is loaded")
         try:
             payload = json.loads(await request.body())
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:  # RecursionError: nested too deeply
             return _problem(400, ("body",), f"malformed JSON: {error}", "json_invalid")
         try:
             body = CreditScoreIn.model_validate(payload)

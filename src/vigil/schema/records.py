@@ -113,7 +113,10 @@ def parse_timestamp(name: str, raw: Any) -> datetime:
             raise FieldError(name, f"expected an RFC 3339 timestamp, got {raw!r}") from None
     else:
         raise FieldError(name, f"expected an RFC 3339 timestamp, got {raw!r}")
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    try:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59-23:59 is in year 10000 in UTC
+        raise FieldError(name, f"{raw!r} is out of range once in UTC") from None
 
 
 @dataclass(slots=True, frozen=True)
