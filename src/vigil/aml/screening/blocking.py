@@ -39,16 +39,25 @@ _SHORT = 4
 
 
 class _Scratch(threading.local):
-    """A per-thread flag per form, to deduplicate without sorting (np.unique is slower on a
-    few thousand ids); flags are cleared after each use."""
+    """Per-thread arrays with a slot per form, to intersect and deduplicate without sorting
+    (np.unique is slower on a few thousand ids): flags are cleared after each use, positions
+    are only read where just written."""
 
     size = -1
 
-    def flags(self, size: int) -> np.ndarray:
+    def _fit(self, size: int) -> None:
         if size != self.size:
             self.size = size
             self.kept = np.zeros(size, dtype=bool)
+            self.position = np.zeros(size, dtype=np.int32)
+
+    def flags(self, size: int) -> np.ndarray:
+        self._fit(size)
         return self.kept
+
+    def positions(self, size: int) -> np.ndarray:
+        self._fit(size)
+        return self.position
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +66,7 @@ class _Partners:
 
     words: np.ndarray  #: vocabulary ids it pairs with as a word (exact, one edit, surname)
     initials: np.ndarray  #: vocabulary ids it pairs with through an initial
-    forms: np.ndarray  #: forms holding any of them (may repeat): what probing it reads
+    forms: np.ndarray  #: forms holding any of them, sorted, once each: what probing it reads
     word_gain: float  #: the most it adds to ``sum (s * w_q + (s - floor) * x)`` via a word
     initial_gain: float  #: ... via an initial
 
@@ -99,19 +108,44 @@ class Blocker:
             for t, r, w in zip(name.tokens, name.rows, weights.tolist(), strict=True)
         ]
         gains = [max(p.word_gain, p.initial_gain) for p in tokens]
-        left = sum(gains)
+        total = sum(gains)
         need = floor * float(weights.sum()) - 1e-6
-        probes: list[np.ndarray] = []
-        for k in sorted(range(len(tokens)), key=lambda k: len(tokens[k].forms)):
-            if left < need:
-                break
-            probes.append(tokens[k].forms)
-            left -= gains[k]
-        if left >= need:
-            return np.arange(index.forms, dtype=np.int32)  # nothing rules any form out
-        if not probes:
+        if total < need:
             return np.empty(0, dtype=np.int32)
-        forms = self._unique(np.concatenate(probes))
+        # A *cover* is a set of query tokens whose gains the others cannot make up for: every
+        # form that can reach ``floor`` pairs with at least one token of each cover. A token
+        # the others together fall short without is a cover on its own; the rest are grouped
+        # greedily, rarest first, into disjoint covers. The forms of the cheapest cover are
+        # read and every other cover cuts them (two common surname + given name tokens meet
+        # in a few hundred forms, not the ten thousand that hold either).
+        order = sorted(range(len(tokens)), key=lambda k: len(tokens[k].forms))
+        covers = [[k] for k in order if total - gains[k] < need]
+        rest = [k for k in order if total - gains[k] >= need]
+        while rest:
+            cover, left = [], total
+            for k in rest:
+                if left < need:
+                    break
+                cover.append(k)
+                left -= gains[k]
+            if left >= need:
+                break
+            covers.append(cover)
+            rest = [k for k in rest if k not in cover]
+        if not covers:
+            return np.arange(index.forms, dtype=np.int32)  # nothing rules any form out
+        covers.sort(key=lambda cover: sum(len(tokens[k].forms) for k in cover))
+        merged = len(covers[0]) > 1  # forms of several tokens: distinct but out of order
+        if merged:
+            forms = self._distinct(np.concatenate([tokens[k].forms for k in covers[0]]))
+        else:
+            forms = tokens[covers[0][0]].forms
+        for cover in covers[1:]:
+            if not len(forms):
+                break
+            forms = forms[self._meets(forms, [tokens[k].forms for k in cover])]
+        if not len(forms):
+            return forms
         # Second cut, same arithmetic on the query tokens each form does pair with.
         tracked = tokens[:_MAX_BITS]
         bits = np.zeros(index.pad + 1, dtype=np.uint32)
@@ -123,31 +157,47 @@ class Blocker:
         by_initial = (held >> np.uint32(_MAX_BITS)) & ~by_word
         gain = _subset_sums(by_word, [p.word_gain for p in tracked])
         gain += _subset_sums(by_initial, [p.initial_gain for p in tracked])
-        return forms[gain + sum(gains[_MAX_BITS:]) >= need]
+        kept = forms[gain + sum(gains[_MAX_BITS:]) >= need]
+        return np.sort(kept) if merged else kept
 
-    def _unique(self, forms: np.ndarray) -> np.ndarray:
-        """Sorted distinct ids: by sorting when few, by flags over all forms when many."""
-        if len(forms) <= 4096:
-            ordered = np.sort(forms)
-            return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+    def _distinct(self, forms: np.ndarray) -> np.ndarray:
+        """Each id once, in no particular order: the last position written for an id is the
+        one occurrence kept, without sorting and without scanning a flag per listed form."""
+        position = self._scratch.positions(self.index.forms)
+        order = np.arange(len(forms), dtype=np.int32)
+        position[forms] = order
+        return forms[position[forms] == order]
+
+    def _meets(self, forms: np.ndarray, postings: list[np.ndarray]) -> np.ndarray:
+        """Which of ``forms`` are in at least one of ``postings`` (each sorted, distinct)."""
+        if len(forms) * 16 < sum(len(p) for p in postings):  # few: binary search each list
+            meets = np.zeros(len(forms), dtype=bool)
+            for posting in postings:
+                if len(posting):
+                    at = np.searchsorted(posting, forms).clip(max=len(posting) - 1)
+                    meets |= posting[at] == forms
+            return meets
         kept = self._scratch.flags(self.index.forms)
-        kept[forms] = True
-        unique = np.flatnonzero(kept).astype(np.int32)
-        kept[unique] = False
-        return unique
+        for posting in postings:
+            kept[posting] = True
+        meets = kept[forms]
+        for posting in postings:
+            kept[posting] = False
+        return meets
 
 
 def _held(index: WatchlistIndex, forms: np.ndarray, bits: np.ndarray) -> np.ndarray:
-    """OR of ``bits`` over each form's tokens; columns past the fourth only for long forms."""
-    slots = index.form_tok[forms]
-    held = bits[slots[:, 0]]
-    for column in range(1, min(_SHORT, slots.shape[1])):
-        held |= bits[slots[:, column]]
-    long = np.flatnonzero(index.form_len[forms] > _SHORT)
-    if len(long):
-        rest = bits[slots[long, _SHORT:]]
-        for column in range(rest.shape[1]):
-            held[long] |= rest[:, column]
+    """OR of ``bits`` over each form's tokens; slots past the fourth only for long forms."""
+    slots = index.slot_tok
+    held = bits[slots[0].take(forms)]
+    for slot in range(1, min(_SHORT, len(slots))):
+        held |= bits[slots[slot].take(forms)]
+    if len(slots) > _SHORT:
+        rest = np.flatnonzero(index.form_len[forms] > _SHORT)
+        if len(rest):
+            long = forms[rest]
+            for slot in range(_SHORT, len(slots)):
+                held[rest] |= bits[slots[slot].take(long)]
     return held
 
 

@@ -89,9 +89,17 @@ class WatchlistIndex:
         self.form_entry = np.asarray(owner, dtype=np.int32)
         self.form_len = lengths.astype(np.int8)
         self.form_tok = padded(flat_tok.tolist(), self.pad, np.int32)
+        #: the same, one contiguous row per token slot: blocking gathers a slot of thousands of
+        #: forms at once, and reads only the slots a form has
+        self.slot_tok = np.ascontiguousarray(self.form_tok.T)
         self.form_rows = padded([r for f in forms for r in f.rows], 0, np.int64)
         self.form_side = padded([s for f in forms for s in f.sides], 0, np.int8)
         self.form_class = padded([c for f in forms for c in f.classes], -1, np.int8)
+        #: per form, bit ``c`` set when it has a token of class ``c``: the scorer looks for
+        #: conflicting initials or company words only in forms that have some
+        self.form_classes = np.bitwise_or.reduce(
+            np.where(self.form_class >= 0, 1 << self.form_class.clip(min=0), 0), axis=1
+        ).astype(np.int8)
         class_w = padded([w for f in forms for w in f.weights], 0, np.float32)
         self.form_w = self.idf[self.form_tok] * class_w
         self.form_weight = self.form_w.sum(axis=1)
@@ -144,10 +152,12 @@ class WatchlistIndex:
         return np.asarray(idf, dtype=np.float32) * np.asarray(name.weights, dtype=np.float32)
 
     def forms_of(self, token_ids: np.ndarray) -> np.ndarray:
-        """Forms holding any of ``token_ids`` (a form may repeat)."""
+        """Forms holding any of ``token_ids``, sorted, each once."""
         start, posting = self._posting_start, self._posting_forms
         parts = [posting[start[i] : start[i + 1]] for i in token_ids.tolist()]
-        return np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
+        if len(parts) == 1:
+            return parts[0]  # a posting list is sorted and holds each form once
+        return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int32)
 
     def surname_tokens(self, rows: int) -> np.ndarray:
         """Tokens standing somewhere as a surname of one of ``rows``."""

@@ -153,8 +153,11 @@ class FormScorer:
                 taken.add(j)
                 credit += v * (weights[i] + form_w[j])
         score = credit / max(sum(weights) + sum(form_w), 1e-9)
-        form_class = index.form_class[form].tolist()
+        present = int(index.form_classes[form])
         for minor in (INITIAL, GENERIC):  # C. against N., Transport against Trading
+            if not present >> minor & 1 or minor not in name.classes:
+                continue
+            form_class = index.form_class[form].tolist()
             lone = any(c == minor and i not in partner for i, c in enumerate(name.classes))
             other = any(c == minor and j not in taken for j, c in enumerate(form_class))
             if lone and other:
