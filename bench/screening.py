@@ -3,12 +3,14 @@
     python bench/screening.py [--data data/demo] [--lists 20] [--queries 2000] [--size 100000]
 
 Quality. Every named account of the world is screened against its watchlist, the way
-onboarding does. A *true match* is an (account, entry) pair where the entry's
-``matched_account_id`` is the account; ``matched_account_id`` is dropped before screening.
-recall = true matches alerted / entries planted; false-match rate = accounts with at least one
-alert on an entry that is not theirs / accounts screened. The demo world's list has 20 planted
-hits, so the same accounts are also screened against ``--lists`` more lists built by the
-world's own ``build_watchlist`` (default parameters, other seeds) and the counts are pooled.
+onboarding does, twice: with the shipped policy, where a listed nationality other than the
+customer's lowers the score (an absent one is neutral), and on the name alone. A *true match*
+is an (account, entry) pair where the entry's ``matched_account_id`` is the account;
+``matched_account_id`` is dropped before screening. recall = true matches alerted / entries
+planted; false-match rate = accounts with at least one alert on an entry that is not theirs /
+accounts screened. The demo world's list has 20 planted hits, so the same accounts are also
+screened against ``--lists`` more lists built by the world's own ``build_watchlist`` (default
+parameters, other seeds) and the counts are pooled.
 
 Some false matches no name screener can avoid: honest homonyms, a customer whose name is
 spelt exactly as a listed name or alias of someone else with the same (or no) nationality.
@@ -20,8 +22,9 @@ every name and alias of the list.
 
 Latency. A list of ``--size`` entries is built by the same ``build_watchlist`` (the unrelated
 entries come from the world's own name generators), and account names are screened one at a
-time, wall clock and thread CPU time per name. The reference in the same run is rapidfuzz
-``process.extract`` over every name and alias of that list, without blocking.
+time, wall clock and thread CPU time per name, and the best of three runs of each name (the
+cost with the shared machine's other load mostly filtered out). The reference in the same run
+is rapidfuzz ``process.extract`` over every name and alias of that list, without blocking.
 """
 
 from __future__ import annotations
@@ -70,8 +73,12 @@ def screen_world(
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-def homonym_floor(accounts: pl.DataFrame, watchlist: pl.DataFrame) -> int:
-    """Accounts an exact matcher alerts on someone else's entry: unavoidable false matches."""
+def homonym_floor(accounts: pl.DataFrame, watchlist: pl.DataFrame, by_country: bool = True) -> int:
+    """Accounts an exact matcher alerts on someone else's entry: unavoidable false matches.
+
+    With ``by_country`` the exact matcher also reads the country, as the screener does: a
+    listed country other than the customer's rules the entry out, an absent one does not.
+    """
     listed: dict[str, list[tuple[str | None, str, str | None]]] = {}
     for name, aliases, country, kind, owner in watchlist.select(
         "name", "aliases", "country", "kind", "matched_account_id"
@@ -80,7 +87,9 @@ def homonym_floor(accounts: pl.DataFrame, watchlist: pl.DataFrame) -> int:
             listed.setdefault(exact_key(n), []).append((country, kind, owner))
     return sum(
         any(
-            owner != account_id and kind == LIST_KIND[k] and c in (None, country)
+            owner != account_id
+            and kind == LIST_KIND[k]
+            and (not by_country or c in (None, country))
             for c, kind, owner in listed.get(exact_key(name), [])
         )
         for account_id, name, country, k in accounts.iter_rows()
@@ -105,6 +114,14 @@ def variant_recall(screener: Screener, accounts: pl.DataFrame, watchlist: pl.Dat
     return out
 
 
+#: The policy as shipped, and the same without the secondary attribute: a listed nationality
+#: other than the customer's costs ``country_penalty``; name only, it costs nothing.
+POLICIES = {
+    "name and country": ScreeningPolicy(),
+    "name only": ScreeningPolicy(country_penalty=0.0),
+}
+
+
 def quality(data: Path, lists: int) -> None:
     accounts = read_table(data, "accounts")
     assert accounts is not None
@@ -119,32 +136,52 @@ def quality(data: Path, lists: int) -> None:
         (f"seed {s}", build_watchlist(np.random.default_rng(1000 + s), accounts))
         for s in range(lists)
     ]
-    pooled, planted, floors, variants = [], 0, 0, []
+    pooled: dict[str, list[pl.DataFrame]] = {label: [] for label in POLICIES}
+    planted, floors, name_floors, variants = 0, 0, 0, []
     started = time.perf_counter()
     for label, watchlist in worlds:
-        screener = Screener(entries_from_frame(watchlist), known=known)
-        alerts = screen_world(screener, accounts, watchlist, floor).with_columns(
-            pl.lit(label).alias("list")
-        )
-        pooled.append(alerts)
-        planted += watchlist["matched_account_id"].is_not_null().sum()
+        entries = entries_from_frame(watchlist)
+        hits = watchlist["matched_account_id"].is_not_null().sum()
+        planted += hits
         floors += homonym_floor(accounts, watchlist)
-        variants += variant_recall(screener, accounts, watchlist)
+        name_floors += homonym_floor(accounts, watchlist, by_country=False)
+        for policy_label, policy in POLICIES.items():
+            screener = Screener(entries, policy, known=known)
+            alerts = screen_world(screener, accounts, watchlist, floor).with_columns(
+                pl.lit(label).alias("list")
+            )
+            pooled[policy_label].append(alerts)
+            if policy_label == "name and country":
+                variants += variant_recall(screener, accounts, watchlist)
+            if label == "demo":
+                if policy_label == "name and country":
+                    print(
+                        f"demo list: {watchlist.height} entries, {accounts.height} accounts "
+                        "screened"
+                    )
+                print(f"\n{policy_label}:")
+                table(alerts, hits, accounts.height)
         if label == "demo":
-            print(f"demo list: {watchlist.height} entries, {accounts.height} accounts screened")
-            table(alerts, watchlist["matched_account_id"].is_not_null().sum(), accounts.height)
             print(
-                f"exact-homonym floor: {homonym_floor(accounts, watchlist) / accounts.height:.2%}"
+                "\nexact-homonym floor: "
+                f"{homonym_floor(accounts, watchlist) / accounts.height:.2%} with the country, "
+                f"{homonym_floor(accounts, watchlist, by_country=False) / accounts.height:.2%} "
+                "on the name alone"
             )
             reference(accounts, watchlist)
     seconds = time.perf_counter() - started
     screened = accounts.height * len(worlds)
     print(
-        f"\npooled over {len(worlds)} lists ({planted} planted hits, {screened} screenings, "
-        f"{seconds:.0f} s):"
+        f"\npooled over {len(worlds)} lists ({planted} planted hits, {screened} screenings per "
+        f"policy, {seconds:.0f} s):"
     )
-    table(pl.concat(pooled), planted, screened, key=("list", "account_id"))
-    print(f"exact-homonym floor: {floors / screened:.2%} of screened accounts")
+    for policy_label, alerts in pooled.items():
+        print(f"\n{policy_label}:")
+        table(pl.concat(alerts), planted, screened, key=("list", "account_id"))
+    print(
+        f"\nexact-homonym floor: {floors / screened:.2%} of screened accounts with the country, "
+        f"{name_floors / screened:.2%} on the name alone"
+    )
     scores = np.array([s for s, _ in variants])
     kinds = np.array([k for _, k in variants])
     print(f"\nper-variant recall ({len(scores)} planted spellings of true hits, each on its own):")
@@ -225,12 +262,18 @@ def latency(data: Path, size: int, queries: int) -> None:
     sample = named.sample(queries + 200, seed=3).select("name", "country", "kind").rows()
     for name, country, kind in sample[:200]:  # warm the caches of recurring tokens
         screener.screen(name, country=country, kind=kind)
-    wall, cpu, hits = [], [], 0
+    wall, cpu, best, hits = [], [], [], 0
     for name, country, kind in sample[200:]:
         w, c = time.perf_counter(), time.thread_time()
         hits += screener.screen(name, country=country, kind=kind).matched
         cpu.append(time.thread_time() - c)
         wall.append(time.perf_counter() - w)
+        again = []
+        for _ in range(2):  # the same name twice more: what is left when neighbours are idle
+            c = time.thread_time()
+            screener.screen(name, country=country, kind=kind)
+            again.append(time.thread_time() - c)
+        best.append(min(cpu[-1], *again))
     forms = [fold(t) for t in screener.index.form_text]
     ref = []
     for name, _, _ in sample[200 : 200 + min(200, queries)]:
@@ -239,6 +282,7 @@ def latency(data: Path, size: int, queries: int) -> None:
         ref.append(time.perf_counter() - w)
     print(f"| per name, {queries} account names | p50 | p90 | p99 | max |\n|---|---|---|---|---|")
     for label, values in (("screener, wall clock", wall), ("screener, thread CPU", cpu),
+                          ("screener, thread CPU, best of 3 per name", best),
                           (f"reference: rapidfuzz extract, all {len(forms)} names "
                            f"({len(ref)} names)", ref)):  # fmt: skip
         v = np.percentile(np.asarray(values) * 1e6, [50, 90, 99, 100])
