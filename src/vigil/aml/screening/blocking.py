@@ -1,20 +1,22 @@
 """Candidate blocking: the few listed forms that can reach the threshold, without scoring all.
 
-Only forms holding a partner for one of a few *probe* tokens of the query are scored; the
-probes are chosen so that a form holding none of their partners provably cannot reach
-``floor``, whatever else it holds. The proof is the scorer's own arithmetic: the exact score
+The proof that a form can be skipped is the scorer's own arithmetic: the exact score
 (:meth:`~.score.FormScorer.exact`) is ``sum s * (w_q + x) / (W + C)`` over one-to-one pairs of
 a query token of weight ``w_q`` with a form token of weight ``x`` at similarity ``s``, where
 ``W`` and ``C`` are the weights of the whole query and form. It reaches ``floor`` only if
 ``sum (s * w_q + (s - floor) * x) >= floor * W``; each query token adds at most ``g_q``, the best
 of ``s * w_q + (s - floor) * x`` over the tokens it can pair with (exact, one edit away,
 another romanisation of a surname, an initial; see :meth:`~.score.FormScorer.neighbours`).
-So if the tokens outside the probes have ``sum g_q < floor * W``, a form must pair with a probe.
-Probes are picked cheapest first (fewest forms to read), which usually means one rare token.
-The forms read are then cut by the same test on the tokens they do pair with (one bit per query
-token, looked up through the vocabulary): on a 100,000-entry list a few dozen forms reach the
-scorer instead of the thousands that share a common surname. Nothing the scorer would accept at
-``floor`` is lost (tests check it against an exhaustive scan).
+
+So for any set of query tokens (a *cover*) whose gains the other tokens cannot make up for,
+a form that can reach ``floor`` must pair with at least one token of the cover. A token
+without which the rest falls short is a cover by itself (usually the surname and one given
+name); the remaining tokens are grouped greedily, rarest first, into disjoint covers. The
+forms of the cheapest cover are read from the inverted index and each other cover cuts them:
+two common tokens on 10,000 forms each meet on a few hundred. The survivors are cut again by
+the same test on the query tokens each form does pair with (one bit per query token, looked up
+through the vocabulary), so on a 100,000-entry list a few dozen forms reach the scorer. Nothing
+the scorer would accept at ``floor`` is lost (tests check it against an exhaustive scan).
 """
 
 from __future__ import annotations
