@@ -201,11 +201,11 @@ def main() -> None:
     parser.add_argument("--pools", type=Path, default=Path("runs/federated/pools"))
     parser.add_argument("--out", type=Path, default=Path("runs/federated"))
     parser.add_argument("--until", default="2026-01-24")
-    parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--local-epochs", type=int, default=1, help="MLP: epochs per round")
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--local-epochs", type=int, default=4, help="MLP: epochs per round")
     parser.add_argument("--epochs", type=int, default=30, help="central and local MLP epochs")
     parser.add_argument("--tree-rounds", type=int, default=20)
-    parser.add_argument("--cyclic-rounds", type=int, default=80)
+    parser.add_argument("--cyclic-rounds", type=int, default=96)
     parser.add_argument("--noise", type=float, default=2.0, help="record-level DP noise multiplier")
     parser.add_argument("--dp-batch", type=int, default=2048, help="record-level DP batch size")
     parser.add_argument("--dp-lr", type=float, default=1e-2, help="record-level DP learning rate")
@@ -269,7 +269,8 @@ def main() -> None:
         # as measured before: Adam restarted every round, one local epoch
         "mlp_fedavg_reset": base.with_(keep_optimizer=False, local_epochs=1),
         "mlp_fedprox": base.with_(strategy="fedprox", proximal_mu=0.01),
-        "mlp_fedavg_secagg_dp": base.with_(
+        "mlp_fedavg_secagg_dp": base.with_(  # one epoch a round: every step spends ε
+            local_epochs=1,
             secagg=True,
             dp="record",
             noise_multiplier=args.noise,
@@ -277,7 +278,9 @@ def main() -> None:
             batch_size=args.dp_batch,
             learning_rate=args.dp_lr,
         ),
-        "mlp_fedavg_client_dp": base.with_(dp="client", noise_multiplier=1.0, clip_norm=0.5),
+        "mlp_fedavg_client_dp": base.with_(
+            dp="client", noise_multiplier=1.0, clip_norm=0.5, local_epochs=1
+        ),
         "gbdt_fedbagging": base.with_(
             model="gbdt", rounds=args.tree_rounds, local_trees=3, tree_learning_rate=0.2
         ),
