@@ -17,7 +17,7 @@ def test_live_engine_features_equal_training_matrix(tiny_world):
     names = engine.features.names
     recorded: list[list[float]] = []
     process = engine.features.process
-    engine.features.process = lambda txn: recorded.append(process(txn)) or recorded[-1]
+    engine.features.process = lambda txn, **kw: recorded.append(process(txn, **kw)) or recorded[-1]
 
     rows = read_table(tiny_world, "transactions").sort("ts", maintain_order=True)
     labels = [

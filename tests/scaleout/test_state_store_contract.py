@@ -117,7 +117,7 @@ def test_redis_keys_expire(redis_url, namespace):
         store.get_many(["acct:a:out"])
         store.put_many({"acct:a:out": _flow(2)}, "t1", TxnKeys(1, "a", "b", None, None))
         for key in (f"{namespace}:f:acct:a:out", f"{namespace}:t:t1"):
-            assert 0 < store._redis.ttl(key) <= 120
+            assert 0 < store._bulk.ttl(key) <= 120
         assert store.memory_per_flow() > 0
     finally:
         store.clear()

@@ -173,26 +173,37 @@ class SqliteDecisionLog(SqlDecisionLog):
 
 class PostgresDecisionLog(SqlDecisionLog):
     """The shared log of every worker; the primary key makes concurrent records of one
-    ``txn_id`` store one row, whichever worker wins."""
+    ``txn_id`` store one row, whichever worker wins.
+
+    A lost connection raises (:class:`psycopg.OperationalError`) for the call that found it
+    lost, and the next call connects again: a worker survives PostgreSQL restarting.
+    """
 
     def __init__(self, url: str, schema: str | None = None):
-        self._conn = connect(url, schema)
-        self._db = QmarkConnection(self._conn)
+        self._url, self._schema = url, schema
         self._lock = threading.Lock()
+        self._conn = connect(url, schema)
         migrate(self._conn, "decisions", (SCHEMA,))
 
     def close(self) -> None:
         self._conn.close()
 
+    def _connection(self) -> QmarkConnection:
+        if self._conn.closed or self._conn.broken:
+            self._conn = connect(self._url, self._schema)
+        return QmarkConnection(self._conn)
+
     @contextmanager
     def _write(self) -> Iterator[QmarkConnection]:
-        with self._lock, self._conn.transaction():
-            yield self._db
+        with self._lock:
+            db = self._connection()
+            with db.conn.transaction():
+                yield db
 
     @contextmanager
     def _read(self) -> Iterator[QmarkConnection]:
         with self._lock:
-            yield self._db
+            yield self._connection()
 
 
 def open_decision_log(target: str | Path, schema: str | None = None) -> SqlDecisionLog:

@@ -32,6 +32,7 @@ from vigil.features.stores import MemoryStateStore, StoreUnavailable
 from vigil.features.stores.redis_store import RedisStateStore
 from vigil.schema.records import FieldError, Transaction
 from vigil.store.decisions import PostgresDecisionLog, SqlDecisionLog
+from vigil.store.postgres import PostgresError
 from vigil.stream.publish import ensure_stream
 from vigil.stream.subjects import durable, owned, subject
 
@@ -143,7 +144,7 @@ async def _handle(engine: Engine, log: SqlDecisionLog, message, stats: WorkerSta
             counted = False  # the decision goes ahead without state, marked degraded
         decision = engine.decide(txn, count_in_state=not counted)
         log.record(decision)
-    except psycopg.OperationalError as error:
+    except (psycopg.OperationalError, PostgresError) as error:
         stats.store_failures += 1
         print(f"decision log unreachable, {txn.txn_id} left for redelivery: {error}", flush=True)
         await asyncio.sleep(0.5)

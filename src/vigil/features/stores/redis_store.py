@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import msgpack
@@ -61,7 +61,7 @@ class RedisStateStore:
         url: str = "redis://localhost:6379/0",
         namespace: str = "vigil",
         ttl_seconds: int = DEFAULT_TTL_SECONDS,
-        timeout_seconds: float = 0.05,
+        timeout_seconds: float = 0.25,
     ):
         """``timeout_seconds`` bounds each round trip: a payment must not wait on a dead
         Redis, it is decided without state and marked degraded."""
@@ -71,6 +71,8 @@ class RedisStateStore:
         self._redis = redis.Redis.from_url(
             url, socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds
         )
+        # bulk work (seeding, snapshots) on its own connection, which may wait for seconds
+        self._bulk = redis.Redis.from_url(url, socket_timeout=60, socket_connect_timeout=5)
         self._cas = self._redis.register_script(_COMPARE_AND_SET)
         self._flow_prefix = f"{namespace}:f:"
         self._txn_prefix = f"{namespace}:t:"
@@ -128,8 +130,8 @@ class RedisStateStore:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         dump = {}
-        for key in self._redis.scan_iter(match=f"{self.namespace}:*", count=1_000):
-            value = self._redis.get(key)
+        for key in self._bulk.scan_iter(match=f"{self.namespace}:*", count=1_000):
+            value = self._bulk.get(key)
             if value is not None:
                 dump[key.decode()[len(self.namespace) + 1 :]] = value
         partial = path.with_name(path.name + ".partial")
@@ -144,13 +146,13 @@ class RedisStateStore:
                 f"this engine computes {fingerprint}"
             )
         self.clear()
-        pipe = self._redis.pipeline(transaction=False)
+        pipe = self._bulk.pipeline(transaction=False)
         for key, value in data["keys"].items():
             pipe.set(f"{self.namespace}:{key}", value, ex=self.ttl_seconds)
         pipe.execute()
 
     def __len__(self) -> int:
-        return sum(1 for _ in self._redis.scan_iter(match=f"{self._flow_prefix}*", count=1_000))
+        return sum(1 for _ in self._bulk.scan_iter(match=f"{self._flow_prefix}*", count=1_000))
 
     # ---- operations -------------------------------------------------------------------------
 
@@ -159,8 +161,8 @@ class RedisStateStore:
         namespace, once: the first of N workers starting together copies, the others wait
         until it is done. True if this call copied."""
         marker = f"{self.namespace}:seeded"
-        if self._redis.set(marker, b"seeding", nx=True):
-            pipe = self._redis.pipeline(transaction=False)
+        if self._bulk.set(marker, b"seeding", nx=True):
+            pipe = self._bulk.pipeline(transaction=False)
             for i, (key, flow) in enumerate(source.flows.items()):
                 value = os.urandom(_VERSION) + encode_flow(flow)
                 pipe.set(self._flow_prefix + key, value, ex=self.ttl_seconds)
@@ -171,10 +173,10 @@ class RedisStateStore:
                 if i % 5_000 == 4_999:
                     pipe.execute()
             pipe.execute()
-            self._redis.set(marker, b"ready")
+            self._bulk.set(marker, b"ready")
             return True
         deadline = time.monotonic() + wait_seconds
-        while self._redis.get(marker) != b"ready":
+        while self._bulk.get(marker) != b"ready":
             if time.monotonic() > deadline:
                 raise StoreUnavailable(
                     f"redis {self.url}: namespace {self.namespace} still being seeded after "
@@ -186,19 +188,27 @@ class RedisStateStore:
     def clear(self) -> None:
         """Delete every key of this namespace (tests, restores)."""
         batch = []
-        for key in self._redis.scan_iter(match=f"{self.namespace}:*", count=1_000):
+        for key in self._bulk.scan_iter(match=f"{self.namespace}:*", count=1_000):
             batch.append(key)
             if len(batch) >= 1_000:
-                self._redis.delete(*batch)
+                self._bulk.delete(*batch)
                 batch.clear()
         if batch:
-            self._redis.delete(*batch)
+            self._bulk.delete(*batch)
+
+    def flows(self, pattern: str = "*") -> Iterator[tuple[str, Flow]]:
+        """Every flow whose key matches ``pattern`` (e.g. ``acct:*:out``), for audits and
+        checks; a scan, not for the hot path."""
+        for key in self._bulk.scan_iter(match=self._flow_prefix + pattern, count=1_000):
+            value = self._bulk.get(key)
+            if value is not None:
+                yield key.decode()[len(self._flow_prefix) :], decode_flow(value[_VERSION:])
 
     def memory_per_flow(self, sample: int = 1_000) -> float:
         """Mean bytes Redis holds per flow (``MEMORY USAGE``, key and overhead included)."""
         used, seen = 0, 0
-        for key in self._redis.scan_iter(match=f"{self._flow_prefix}*", count=1_000):
-            used += self._redis.memory_usage(key, samples=0) or 0
+        for key in self._bulk.scan_iter(match=f"{self._flow_prefix}*", count=1_000):
+            used += self._bulk.memory_usage(key, samples=0) or 0
             seen += 1
             if seen >= sample:
                 break
@@ -206,3 +216,4 @@ class RedisStateStore:
 
     def close(self) -> None:
         self._redis.close()
+        self._bulk.close()
