@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,15 @@ run: $(STAMP)
 	$(BIN)/vigil replay --data data/demo --models models/demo --out runs/demo --aml
 	$(BIN)/vigil report runs/demo
 
-test: $(STAMP)
+# The dashboard's browser tests drive Debian's chromium through Playwright (no browser download);
+# installed once, as root, when it is missing. Under CI=true those tests fail without it.
+chromium:
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] \
+		&& DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "warning: /usr/bin/chromium missing (apt-get install chromium as root)" >&2
+
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -229,6 +229,18 @@ def serve(
         Path | None,
         typer.Option(help="Credit model folder (vigil credit train): adds /v1/credit/score."),
     ] = None,
+    users: Annotated[
+        Path | None,
+        typer.Option(help="Dashboard users file (vigil dashboard add-user): serves it at /."),
+    ] = None,
+    cases: Annotated[
+        Path | None,
+        typer.Option(help="Case store the dashboard works (e.g. runs/demo/cases.sqlite)."),
+    ] = None,
+    feedback_log: Annotated[
+        Path | None,
+        typer.Option(help="Where the dashboard logs verdicts; default: feedback.jsonl by --cases."),
+    ] = None,
 ) -> None:
     """Run the HTTP API on the embedded default (one process, in-memory state)."""
     from vigil.api.auth import KeyFileError
@@ -250,6 +262,10 @@ def serve(
                 mapping=columns,
                 claims_models=claims_models,
                 credit_models=credit_models,
+                users_file=users,
+                cases=cases,
+                feedback_log=feedback_log,
+                dashboard_data=data if columns is None else None,
             )
     except (BundleError, KeyFileError, FileNotFoundError, ValueError) as error:
         raise _fail(error) from error
@@ -287,6 +303,7 @@ def _register_subcommands() -> None:
     from vigil.aml.cli import aml_app
     from vigil.audit.cli import audit_app
     from vigil.credit.cli import credit_app
+    from vigil.dashboard.cli import dashboard_app
     from vigil.federated.cli import federated_app
     from vigil.graph.claims_cli import claims_app
     from vigil.importers.cli import import_app
@@ -299,6 +316,7 @@ def _register_subcommands() -> None:
     app.add_typer(aml_app, name="aml", help="AML: screening, cases and regulator reports.")
     app.add_typer(audit_app, name="audit", help="The audit trail: verify its hash chain, list it.")
     app.add_typer(credit_app, name="credit", help="SME credit: train the PD model, score firms.")
+    app.add_typer(dashboard_app, name="dashboard", help="The analyst dashboard's users.")
     app.add_typer(stream_app, name="stream", help="Payments on NATS JetStream (scale-out).")
     app.command("worker")(worker_command)
     app.add_typer(

@@ -25,6 +25,10 @@ def serve(
     mapping: ColumnMapping | None = None,
     claims_models: Path | None = None,
     credit_models: Path | None = None,
+    users_file: Path | None = None,
+    cases: Path | None = None,
+    feedback_log: Path | None = None,
+    dashboard_data: Path | None = None,
 ) -> None:
     """Run the API until interrupted.
 
@@ -82,7 +86,16 @@ def serve(
 
         credit = CreditScorer.load(credit_models, data)
         routers.append(credit_router(lambda: credit, keys, Scope.CREDIT))
-    app = create_app(engine, ApiSettings(keys=keys, mapping=mapping), routers)
+    settings = ApiSettings(keys=keys, mapping=mapping)
+    if users_file is not None:
+        from vigil.dashboard.mount import mount_dashboard
+
+        credit_scorer = credit if credit_models is not None else None
+        settings, router = mount_dashboard(
+            settings, engine, users_file, cases, feedback_log, dashboard_data, credit_scorer
+        )
+        routers.append(router)
+    app = create_app(engine, settings, routers)
     try:
         with collector_frozen():
             # No access log: a log line per payment costs more than the decision; /metrics counts.
