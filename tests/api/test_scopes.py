@@ -139,3 +139,18 @@ def test_credit_needs_the_credit_scope_not_decide(client: Any) -> None:
     assert reply.status_code == 403 and "'credit'" in reply.json()["detail"]
     credit_key = {"X-API-Key": KEYS["credit"]}
     assert client.post("/v1/credit/score", json={}, headers=credit_key).status_code == 503
+
+
+def test_credentials_the_server_cannot_read_are_refused_not_skipped(client: Any) -> None:
+    good = KEYS["all"]
+    assert client.get("/v1/rules/SG", headers={"X-API-Key": good}).status_code == 200
+    both = {"X-API-Key": good, "Authorization": f"Bearer {good}"}
+    assert client.get("/v1/rules/SG", headers=both).status_code == 200
+    for authorization in ("Basic dXNlcjpwdw==", "Bearer", "Bearer  ", "token"):
+        reply = client.get(
+            "/v1/rules/SG", headers={"X-API-Key": good, "Authorization": authorization}
+        )
+        assert reply.status_code == 401 and "Bearer <key>" in reply.json()["detail"]
+    mixed = {"X-API-Key": good, "Authorization": f"Bearer {KEYS['decide']}"}
+    reply = client.get("/v1/rules/SG", headers=mixed)
+    assert reply.status_code == 401 and "two different keys" in reply.json()["detail"]

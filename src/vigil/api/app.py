@@ -357,7 +357,11 @@ class _Api:
         request: Request,
         jurisdiction: Annotated[str, _JURISDICTION],
         effective_from: Annotated[
-            str | None, Query(description="RFC 3339; default: the pack's own, else now.")
+            str | None,
+            Query(
+                description="RFC 3339; default: the pack's own, else now.",
+                json_schema_extra={"format": "date-time"},
+            ),
         ] = None,
     ) -> Any:
         caller = authorise(self.keys, request.headers, Scope.ADMIN)

@@ -137,18 +137,28 @@ def authorise(ring: KeyRing, headers: Headers, scope: Scope) -> ApiKey:
     dependency machinery costs ~60 µs a request, more than validating the payment itself.
     """
     secret = headers.get("x-api-key")
-    scheme, _, credentials = headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and credentials.strip():
-        secret = credentials.strip()
+    authorization = headers.get("authorization")
+    if authorization is not None:
+        # Credentials the server cannot read are refused, never skipped for the other header:
+        # a request that carries two different claims of identity is not guessed at.
+        scheme, _, credentials = authorization.partition(" ")
+        bearer = credentials.strip()
+        if scheme.lower() != "bearer" or not bearer:
+            raise _unauthorised("the Authorization header must be 'Bearer <key>'")
+        if secret is not None and secret != bearer:
+            raise _unauthorised("two different keys presented (Authorization and X-API-Key)")
+        secret = bearer
     if not secret:
-        raise HTTPException(
-            401,
-            "missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
-            headers={"WWW-Authenticate": "Bearer"},
+        raise _unauthorised(
+            "missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
         )
     key = ring.identify(secret)
     if key is None:
-        raise HTTPException(401, "unknown API key", headers={"WWW-Authenticate": "Bearer"})
+        raise _unauthorised("unknown API key")
     if scope not in key.scopes:
         raise HTTPException(403, f"API key '{key.id}' lacks the '{scope}' scope")
     return key
+
+
+def _unauthorised(problem: str) -> HTTPException:
+    return HTTPException(401, problem, headers={"WWW-Authenticate": "Bearer"})

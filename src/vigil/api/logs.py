@@ -22,6 +22,7 @@ from fastapi import Request
 from fastapi.exception_handlers import http_exception_handler
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from vigil.audit.pii import Pii
 from vigil.schema.records import Decision, Transaction
@@ -75,7 +76,8 @@ def crashed(request: Request, error: Exception) -> None:
 
 
 async def http_error(request: Request, error: Exception) -> Response:
-    """FastAPI's answer to an HTTPException, after logging refused keys and oversize bodies."""
+    """FastAPI's answer to an HTTPException, after logging refused keys and oversize bodies;
+    a 405 lists every method its path allows."""
     assert isinstance(error, HTTPException)
     if error.status_code in (401, 403):
         log.warning(
@@ -88,4 +90,14 @@ async def http_error(request: Request, error: Exception) -> Response:
         )
     elif error.status_code == 413:
         rejected(request, 413, [{"loc": ["body"]}])
+    elif error.status_code == 405:
+        # Starlette's Allow names the methods of the first route on the path only; the path
+        # has one route per method here, so list them all.
+        allowed = {
+            method
+            for route in request.app.routes
+            if getattr(route, "methods", None) and route.matches(request.scope)[0] is Match.PARTIAL
+            for method in route.methods
+        }
+        error = HTTPException(405, error.detail, headers={"Allow": ", ".join(sorted(allowed))})
     return await http_exception_handler(request, error)

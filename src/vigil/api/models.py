@@ -14,6 +14,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vigil.api.limits import MAX_AMOUNT, MAX_STRING_CHARS
+from vigil.money import USD_CENTS_PER_MINOR
+
 ALPHA2 = r"^[A-Z]{2}$"
 
 TRANSACTION_EXAMPLE: dict[str, Any] = {
@@ -58,18 +61,26 @@ class TransactionIn(BaseModel):
 
     model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [TRANSACTION_EXAMPLE]})
 
-    txn_id: str = Field(description="Unique id; the idempotency key.")
+    txn_id: str = Field(max_length=MAX_STRING_CHARS, description="Unique id; the idempotency key.")
     ts: datetime = Field(description="When the payment was requested (RFC 3339).")
-    payer_id: str = Field(description="Paying account; unknown ids are new accounts.")
-    payee_id: str = Field(description="Receiving account or merchant.")
-    amount: int = Field(gt=0, description="Minor units of `currency` (cents, fen).")
-    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")
+    payer_id: str = Field(
+        max_length=MAX_STRING_CHARS, description="Paying account; unknown ids are new accounts."
+    )
+    payee_id: str = Field(max_length=MAX_STRING_CHARS, description="Receiving account or merchant.")
+    amount: int = Field(gt=0, le=MAX_AMOUNT, description="Minor units of `currency` (cents, fen).")
+    currency: str = Field(
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 code, one with a reference rate.",
+        json_schema_extra={"enum": sorted(USD_CENTS_PER_MINOR)},
+    )
     channel: Literal["card", "wallet", "transfer", "qr", "cash_in", "cash_out"]
     jurisdiction: str = Field(pattern=ALPHA2, description="Booking entity; selects the rules.")
     payer_country: str | None = Field(None, pattern=ALPHA2)
     payee_country: str | None = Field(None, pattern=ALPHA2)
-    device_id: str | None = Field(None, description="Device fingerprint.")
-    ip: str | None = Field(None, description="IPv4 or IPv6 address.")
+    device_id: str | None = Field(
+        None, max_length=MAX_STRING_CHARS, description="Device fingerprint."
+    )
+    ip: str | None = Field(None, max_length=MAX_STRING_CHARS, description="IPv4 or IPv6 address.")
     mcc: str | None = Field(None, pattern=r"^\d{4}$", description="Merchant category code.")
 
 
@@ -124,7 +135,7 @@ class FeedbackIn(BaseModel):
         },
     )
 
-    txn_id: str
+    txn_id: str = Field(max_length=MAX_STRING_CHARS)
     is_fraud: bool
     source: Literal["chargeback", "analyst"]
 
@@ -196,9 +207,12 @@ class ValidationErrorOut(BaseModel):
 
 
 class RulePackProblem(FieldErrorOut):
-    source: str | None = Field(description="The pack's source as the registry names it.")
-    line: int | None = Field(description="YAML line of the problem, where known.")
-    problem: str
+    """A problem with the pack (with its source and line), or with the request around it (a
+    bad ``effective_from``: then only ``loc``, ``msg`` and ``type``)."""
+
+    source: str | None = Field(None, description="The pack's source as the registry names it.")
+    line: int | None = Field(None, description="YAML line of the problem, where known.")
+    problem: str | None = Field(None, description="The problem alone, without the source.")
 
 
 class RulePackErrorOut(BaseModel):
