@@ -264,3 +264,23 @@ def test_cli_screen_command(world, tmp_path) -> None:
     assert hit.exit_code == 1 and listed["entry_id"] in hit.output
     miss = runner.invoke(aml_app, ["screen", "Zyxw Qvvt", "--data", str(tmp_path)])
     assert miss.exit_code == 0 and "no match" in miss.output
+
+
+def test_vectorised_exact_scores_equal_the_one_form_scores(world) -> None:
+    """The screener scores candidates with ``exact_many``; ``exact`` is its readable spec."""
+    accounts, _, screener = world
+    index, scorer = screener.index, screener.scorer
+    every = np.arange(index.forms, dtype=np.int32)
+    names = accounts["name"].sample(60, seed=2).to_list()
+    names += ["Othman bin Ismail", "Phat Tan Trading JSC", "Michelle N. Castillo"]  # conflicts
+    compared = 0
+    for name in names:
+        query = normalize(name)
+        weights = index.weights(query)
+        sim = scorer.similarities(query, every)
+        forms = np.flatnonzero(scorer.bound(weights, every, sim) >= 0.3)
+        many = scorer.exact_many(query, weights, every[forms], sim[:, forms, :])
+        one = [scorer.exact(query, weights.tolist(), int(f), sim[:, f, :]) for f in forms]
+        assert many.tolist() == one, name  # to the last bit
+        compared += len(forms)
+    assert compared > 500

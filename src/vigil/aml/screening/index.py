@@ -155,9 +155,10 @@ class WatchlistIndex:
         """Forms holding any of ``token_ids``, sorted, each once."""
         start, posting = self._posting_start, self._posting_forms
         parts = [posting[start[i] : start[i + 1]] for i in token_ids.tolist()]
-        if len(parts) == 1:
-            return parts[0]  # a posting list is sorted and holds each form once
-        return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int32)
+        if len(parts) <= 1:  # a posting list is sorted and holds each form once
+            return parts[0] if parts else np.empty(0, dtype=np.int32)
+        merged = np.sort(np.concatenate(parts))  # np.unique is many times slower here
+        return merged[np.concatenate(([True], merged[1:] != merged[:-1]))]
 
     def surname_tokens(self, rows: int) -> np.ndarray:
         """Tokens standing somewhere as a surname of one of ``rows``."""

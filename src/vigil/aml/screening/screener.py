@@ -144,25 +144,34 @@ class Screener:
             penalty += self.policy.country_penalty * ((listed != "") & (listed != country))
         sim = self.scorer.similarities(query, forms)
         bound = self.scorer.bound(weights, forms, sim) - penalty
-        # Exact scores in decreasing order of the bound; stop once no bound can beat the
-        # limit-th best entry found (bounds never understate, so nothing is lost).
-        order = np.flatnonzero(bound >= floor)
-        order = order[np.argsort(-bound[order], kind="stable")]
-        best: dict[int, tuple[int, int, float, float]] = {}
-        w = weights.tolist()
-        for k in order.tolist():
-            entry = int(index.form_entry[forms[k]])
-            if limit is not None and len(best) >= limit:
-                kth = sorted((v[3] for v in best.values()), reverse=True)[limit - 1]
-                if bound[k] <= kth:
-                    break
-            if entry in best and bound[k] <= best[entry][3]:
-                continue
-            similarity = self.scorer.exact(query, w, int(forms[k]), sim[:, k, :])
-            score = similarity - float(penalty[k])
-            if score >= floor and (entry not in best or score > best[entry][3]):
-                best[entry] = (entry, int(forms[k]), similarity, score)
-        return sorted(best.values(), key=lambda hit: -hit[3])[:limit]
+        # Exact scores, vectorised, for the forms whose bound (never an understatement) clears
+        # the floor, visited in decreasing order of the bound as a ranked scan would.
+        near = np.flatnonzero(bound >= floor)
+        near = near[np.argsort(-bound[near], kind="stable")]
+        if not len(near):
+            return []
+        similarity = self.scorer.exact_many(query, weights, forms[near], sim[:, near, :])
+        score = similarity - penalty[near].astype(np.float64)
+        kept = np.flatnonzero(score >= floor)  # positions in the scan, in scan order
+        if not len(kept):
+            return []
+        entry = index.form_entry[forms[near[kept]]]
+        # One per entry: its best score, the earliest in the scan on a tie; entries ranked by
+        # score, then by where the scan first met them.
+        by_entry = np.lexsort((kept, -score[kept], entry))
+        first = np.concatenate(([True], entry[by_entry][1:] != entry[by_entry][:-1]))
+        best = by_entry[first]
+        met = np.minimum.reduceat(kept[by_entry], np.flatnonzero(first))
+        ranked = best[np.lexsort((met, -score[kept][best]))][:limit]
+        return [
+            (
+                int(entry[r]),
+                int(forms[near[kept[r]]]),
+                float(similarity[kept[r]]),
+                float(score[kept[r]]),
+            )
+            for r in ranked
+        ]
 
     def _hit(self, entry: int, form: int, similarity: float, score: float) -> ScreeningHit:
         e = self.index.entries[entry]
