@@ -1,6 +1,6 @@
 """Schemathesis against the app's own OpenAPI document, in process (ASGI, no server).
 
-Each documented operation gets a bounded number of generated requests (25), schema-valid and
+Each documented operation gets a bounded number of generated requests (20), schema-valid and
 schema-violating both, with a key that holds every scope; every answer must be no 5xx and
 conform to the document: a documented status code, content type, headers and body schema, a
 schema-violating request refused, credentials that are not the key refused, a 405 whose Allow
@@ -31,7 +31,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 @schema.parametrize()
 @settings(
-    max_examples=25,
+    max_examples=20,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
