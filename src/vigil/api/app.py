@@ -35,6 +35,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from vigil import __version__
 from vigil.api.auth import SECURITY_SCHEMES, KeyRing, Scope, authorise, security
@@ -103,10 +104,25 @@ def create_app(engine: Engine, settings: ApiSettings, routers: Sequence[APIRoute
     app.add_exception_handler(StarletteHTTPException, http_error)  # logs refused keys
     app.add_exception_handler(Exception, _internal_error)
     _routes(app, api)
+    # The hot path as a plain Starlette route, matched before the documented FastAPI one: the
+    # handler reads its own request, so FastAPI's dependency solving and response wrapping
+    # (~100 µs a request, half a decision) buy nothing there. Errors take the same handlers.
+    app.router.routes.insert(0, _PlainRoute("/v1/decisions", api.decide, methods=["POST"]))
     for router in routers:
         app.include_router(router)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+class _PlainRoute(Route):
+    """A Starlette route that names itself in the scope, as FastAPI's do, so the metrics
+    label it by its path template."""
+
+    def matches(self, scope: Any) -> tuple[Match, dict[str, Any]]:
+        match, child = super().matches(scope)
+        if match is not Match.NONE:
+            child["route"] = self
+        return match, child
 
 
 _AUTH = {
