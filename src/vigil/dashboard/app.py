@@ -67,6 +67,7 @@ class Dashboard:
     world: World | None = field(default=None, init=False)
     history: History | None = field(default=None, init=False)
     feeder: ReplayFeeder | None = field(default=None, init=False)
+    case_clock: datetime | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.signer = SessionSigner(self.secret)
@@ -74,13 +75,23 @@ class Dashboard:
             self.feeder = ReplayFeeder(self.data, self.engine, self.feed, self.cases)
 
     def clock(self) -> datetime:
-        """The time SLA clocks run on: the latest payment's time while a stream is decided
-        (so a replayed week shows its cases' clocks as they stood then), else the wall clock."""
+        """The time SLA clocks run on: the latest moment the dashboard has seen, i.e. the
+        latest payment decided or alert filed; the wall clock when it has seen neither. On a
+        live server the two agree; on a replayed week the cases' clocks stand as they did then,
+        instead of every case being months overdue."""
         latest = self.feed.latest()
-        return latest.txn.ts if latest is not None else datetime.now(UTC)
+        seen = [t for t in (latest.txn.ts if latest else None, self.case_clock) if t]
+        return max(seen) if seen else datetime.now(UTC)
+
+    def saw_cases(self, cases: list[Case]) -> None:
+        times = [a.ts for c in cases for a in c.alerts]
+        if times and (self.case_clock is None or max(times) > self.case_clock):
+            self.case_clock = max(times)
 
     def load(self, history: bool = True) -> None:
         """Read the world's payments into the graph, and start the backtest history."""
+        if self.cases is not None:
+            self.saw_cases(self.cases.find())
         if self.data is None:
             return
         self.world = World.load(self.data)
@@ -211,7 +222,7 @@ def dashboard_router(board: Dashboard) -> APIRouter:
                 "credit": board.credit is not None,
                 "replay": board.feeder is not None,
                 "clock": board.clock().isoformat(),
-                "stream_clock": board.feed.latest() is not None,
+                "stream_clock": board.feed.latest() is not None or board.case_clock is not None,
             }
         )
 
@@ -339,8 +350,9 @@ def dashboard_router(board: Dashboard) -> APIRouter:
     async def case_queue(request: Request, status: str = "open") -> JSONResponse:
         need(request)
         store = cases()
-        now = board.clock()
         found = await run_in_threadpool(store.find)
+        board.saw_cases(found)
+        now = board.clock()
         if status == "open":
             found = [c for c in found if not c.status.closed]
         elif status != "all":
@@ -357,7 +369,7 @@ def dashboard_router(board: Dashboard) -> APIRouter:
                 "cases": rows[:1_000],
                 "total": len(rows),
                 "clock": now.isoformat(),
-                "stream_clock": board.feed.latest() is not None,
+                "stream_clock": board.feed.latest() is not None or board.case_clock is not None,
             }
         )
 
@@ -625,6 +637,9 @@ def dashboard_router(board: Dashboard) -> APIRouter:
                 "drift": health.drift(history.reference if history else None, entries),
                 "history": history.status if history else "none",
                 "history_error": history.error if history else None,
+                "history_seconds": round(history.seconds, 1)
+                if history and history.seconds
+                else None,
             }
         )
 

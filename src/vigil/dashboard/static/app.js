@@ -134,7 +134,7 @@ async function decisionView(txnId) {
       ${dec.shadow_reasons && dec.shadow_reasons.length ? `<h2>Shadow rules (not enforced)</h2><ul class="reasons">${dec.shadow_reasons.map((r) => `<li><b>${esc(r.code)}</b> — ${esc(r.detail)}</li>`).join("")}</ul>` : ""}
     </div>
     <div class="panel"><h2>Latency per layer</h2>
-      ${layers.map((l) => `<div class="kv"><div>${l}</div><div><div class="bar" style="width:${(100 * (dec.latency_us[l] || 0)) / maxUs}%"></div> ${dec.latency_us[l] || 0} µs</div></div>`).join("")}
+      ${layers.map((l) => `<div class="kv"><div>${l}</div><div style="display:flex;align-items:center;gap:8px"><div class="bar" style="width:${(75 * (dec.latency_us[l] || 0)) / maxUs}%"></div><span>${dec.latency_us[l] || 0} µs</span></div></div>`).join("")}
       <p><b>total ${dec.latency_us.total} µs</b>${dec.degraded ? ` ${chip("decline", "degraded")}` : ""}</p></div>
     <div class="panel"><h2>Judged by</h2><div class="kv">
       <div>rule pack</div><div id="pack-version">${esc(dec.rule_pack_version)}</div>
@@ -156,7 +156,7 @@ async function casesView() {
   const status = new URLSearchParams(location.hash.split("?")[1] || "").get("status") || "open";
   const body = await api(`/ui/api/cases?status=${status}`);
   view().innerHTML = `<h1>Case queue <span class="muted">${body.total.toLocaleString()} ${status === "all" ? "cases" : status}</span></h1>
-  <p class="muted">SLA clocks run on ${body.stream_clock ? "the replayed stream's time" : "the wall clock"}: ${esc(when(body.clock))} UTC.</p>
+  <p class="muted">SLA clocks run on ${body.stream_clock ? "the latest payment or alert seen" : "the wall clock"}: ${esc(when(body.clock))} UTC.</p>
   <div class="toolbar">${["open", "escalated", "closed_true_positive", "closed_false_positive", "all"].map((s) => `<a href="#/cases?status=${s}">${s.replace(/_/g, " ")}</a>`).join(" · ")}</div>
   <div class="panel"><table><thead><tr><th>Case</th><th>Subject</th><th>Jur.</th><th>Priority</th><th>Status</th><th>SLA</th><th>Typologies</th><th class="num">Alerts</th><th class="num">Score</th><th>Assignee</th><th>Opened</th></tr></thead><tbody id="case-rows">
   ${body.cases.map((c) => `<tr data-case="${esc(c.case_id)}"><td><a href="#/case/${esc(c.case_id)}">${esc(c.case_id)}</a></td><td>${esc(c.subject)}</td><td>${esc(c.jurisdiction)}</td>
