@@ -130,6 +130,8 @@ def test_the_filter_tokenises_marked_named_and_shaped_values() -> None:
     assert shapes == (
         f"from {tokens.token('10.1.2.3')} and {tokens.token('2001:db8::7')} at 09:30:00, v1.2.3"
     )
+    own = _scrubbed(_record("listening on http://127.0.0.1:8000 and [::1]:8000, 0.0.0.0"))
+    assert own == "listening on http://127.0.0.1:8000 and [::1]:8000, 0.0.0.0"  # no one's
     access = _scrubbed(_record('%s - "%s"', "192.0.2.4:5123", "GET /v1/health"))
     assert access == f'{tokens.token("192.0.2.4")}:5123 - "GET /v1/health"'
     assert {"payer_id", "device_id", "ip", "name"} <= PII_FIELDS

@@ -102,16 +102,20 @@ class Tokeniser:
         return TOKEN_PREFIX + digest[: self._length]
 
     def scrub_text(self, text: str) -> str:
-        """``text`` with every IP address replaced by its token."""
-        text = _IPV4.sub(lambda m: self.token(m.group()), text)
+        """``text`` with every IP address replaced by its token, except the loopback and
+        unspecified ones (``127.0.0.1``, ``0.0.0.0``, ``::1``), which name no one and tell an
+        operator where the server listens."""
+        text = _IPV4.sub(self._ip, text)
         if ":" in text:
-            text = _IPV6.sub(self._ipv6, text)
+            text = _IPV6.sub(self._ip, text)
         return text
 
-    def _ipv6(self, match: re.Match[str]) -> str:
+    def _ip(self, match: re.Match[str]) -> str:
         try:
-            ipaddress.IPv6Address(match.group().split("%")[0])
+            address = ipaddress.ip_address(match.group().split("%")[0])
         except ValueError:
+            return match.group()
+        if address.is_loopback or address.is_unspecified:
             return match.group()
         return self.token(match.group())
 
