@@ -124,6 +124,8 @@ def _refused(client: TestClient, engine: Engine, send: Any, field: str | None = 
     assert 400 <= reply.status_code < 500, (reply.status_code, reply.text[:300])
     detail = reply.json()["detail"]
     assert detail, reply.text
+    if reply.status_code in (400, 422):  # where the problem is, and what it is
+        assert all(p["loc"][0] in ("body", "query", "path") and p["msg"] for p in detail), detail
     if field is not None:
         assert isinstance(detail, list) and any(field in p["loc"] for p in detail), detail
         assert all(isinstance(p["msg"], str) and p["msg"] for p in detail)
