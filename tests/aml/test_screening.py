@@ -284,3 +284,19 @@ def test_vectorised_exact_scores_equal_the_one_form_scores(world) -> None:
         assert many.tolist() == one, name  # to the last bit
         compared += len(forms)
     assert compared > 500
+
+
+def test_bulk_and_one_by_one_ranking_agree(world, monkeypatch) -> None:
+    """Common names are ranked in bulk, the rest form by form: the answers are the same."""
+    accounts, _, screener = world
+    rows = accounts.select("name", "country", "kind").sample(200, seed=4).rows()
+    answers = {}
+    for bulk_from in (0, 10**9):
+        monkeypatch.setattr(screener, "bulk_from", bulk_from)
+        answers[bulk_from] = [
+            screener.match(n, country=c, kind=k, floor=f, limit=lim)
+            for n, c, k in rows
+            for f, lim in ((0.85, 10), (0.6, None), (0.7, 2))
+        ]
+    assert answers[0] == answers[10**9]
+    assert sum(map(len, answers[0])) > 50

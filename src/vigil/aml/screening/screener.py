@@ -11,7 +11,7 @@ import numpy as np
 
 from vigil.aml.screening.blocking import Blocker
 from vigil.aml.screening.index import WatchlistIndex
-from vigil.aml.screening.normalize import known_tokens, normalize
+from vigil.aml.screening.normalize import NormalName, known_tokens, normalize
 from vigil.aml.screening.score import FormScorer
 from vigil.aml.screening.watchlist import Entry, fingerprint, read_watchlist
 from vigil.schema.io import read_table
@@ -66,6 +66,10 @@ class ScreeningResult:
 
 class Screener:
     """A watchlist index with its scorer and policy; build once, screen many names."""
+
+    #: From this many forms over the bound on, exact scores are computed all at once: cheaper
+    #: than one by one for common names, dearer for the usual handful.
+    bulk_from = 24
 
     def __init__(
         self,
@@ -144,20 +148,50 @@ class Screener:
             penalty += self.policy.country_penalty * ((listed != "") & (listed != country))
         sim = self.scorer.similarities(query, forms)
         bound = self.scorer.bound(weights, forms, sim) - penalty
-        # Exact scores, vectorised, for the forms whose bound (never an understatement) clears
-        # the floor, visited in decreasing order of the bound as a ranked scan would.
         near = np.flatnonzero(bound >= floor)
+        if len(near) >= self.bulk_from:
+            return self._ranked_bulk(query, weights, forms, sim, bound, penalty, near, floor, limit)
+        # Exact scores in decreasing order of the bound; stop once no bound can beat the
+        # limit-th best entry found (bounds never understate, so nothing is lost).
+        order = near[np.argsort(-bound[near], kind="stable")]
+        best: dict[int, tuple[int, int, float, float]] = {}
+        w = weights.tolist()
+        for k in order.tolist():
+            entry = int(index.form_entry[forms[k]])
+            if limit is not None and len(best) >= limit:
+                kth = sorted((v[3] for v in best.values()), reverse=True)[limit - 1]
+                if bound[k] <= kth:
+                    break
+            if entry in best and bound[k] <= best[entry][3]:
+                continue
+            similarity = self.scorer.exact(query, w, int(forms[k]), sim[:, k, :])
+            score = similarity - float(penalty[k])
+            if score >= floor and (entry not in best or score > best[entry][3]):
+                best[entry] = (entry, int(forms[k]), similarity, score)
+        return sorted(best.values(), key=lambda hit: -hit[3])[:limit]
+
+    def _ranked_bulk(
+        self,
+        query: NormalName,
+        weights: np.ndarray,
+        forms: np.ndarray,
+        sim: np.ndarray,
+        bound: np.ndarray,
+        penalty: np.ndarray,
+        near: np.ndarray,
+        floor: float,
+        limit: int | None,
+    ) -> list[tuple[int, int, float, float]]:
+        """What the scan in :meth:`match` returns, for many forms at once: exact scores
+        vectorised (:meth:`~.score.FormScorer.exact_many`), one per entry (its best score, the
+        earliest in the scan on a tie), entries by score, then by where the scan met them."""
         near = near[np.argsort(-bound[near], kind="stable")]
-        if not len(near):
-            return []
         similarity = self.scorer.exact_many(query, weights, forms[near], sim[:, near, :])
         score = similarity - penalty[near].astype(np.float64)
         kept = np.flatnonzero(score >= floor)  # positions in the scan, in scan order
         if not len(kept):
             return []
-        entry = index.form_entry[forms[near[kept]]]
-        # One per entry: its best score, the earliest in the scan on a tie; entries ranked by
-        # score, then by where the scan first met them.
+        entry = self.index.form_entry[forms[near[kept]]]
         by_entry = np.lexsort((kept, -score[kept], entry))
         first = np.concatenate(([True], entry[by_entry][1:] != entry[by_entry][:-1]))
         best = by_entry[first]
