@@ -14,7 +14,8 @@ Three ways a value is caught, by :class:`PiiFilter` on a handler:
   its personal fields (:data:`PII_FIELDS`: ``payer_id``, ``device_id``, ``ip``, ``name``...)
   tokenised, nested mappings included;
 * by shape, as a safety net: any IPv4 or IPv6 address in the text of a message, an argument or
-  a traceback (uvicorn's access log, an exception's message).
+  a traceback (uvicorn's access log, an exception's message), and the quoted values of a
+  traceback's exception lines (``KeyError('P00000487')``).
 
 Names and ids have no shape a pattern could catch, which is why the code marks them.
 Tokenising happens only when a line is written, so it costs nothing on the decision path.
@@ -71,6 +72,14 @@ _IPV6 = re.compile(
 )
 
 
+_QUOTED = re.compile(r"'([^'\n]{1,256})'|\"([^\"\n]{1,256})\"")
+_TRACEBACK_HEADINGS = (
+    "Traceback (most recent call last)",
+    "During handling of the above exception",
+    "The above exception was the direct cause",
+)
+
+
 class Pii:
     """A value the code knows is personal: tokenised by :class:`PiiFilter`, ``[pii]`` without it."""
 
@@ -118,6 +127,17 @@ class Tokeniser:
         if address.is_loopback or address.is_unspecified:
             return match.group()
         return self.token(match.group())
+
+    def scrub_traceback(self, text: str) -> str:
+        """A formatted traceback with its IPs tokenised, and the quoted values of its exception
+        lines too (``KeyError('P00000487')``, ``got 'D7f3a9c'``): Python quotes the values it
+        puts in messages, and the frames' source lines above them are code, not data."""
+        lines = []
+        for line in self.scrub_text(text).split("\n"):
+            if line and not line[0].isspace() and not line.startswith(_TRACEBACK_HEADINGS):
+                line = _QUOTED.sub(lambda m: self.token(m.group(1) or m.group(2)), line)
+            lines.append(line)
+        return "\n".join(lines)
 
     def scrub(self, value: Any, field: str | None = None) -> Any:
         """Any logged value with its personal data tokenised (containers are copied)."""
@@ -170,7 +190,7 @@ class PiiFilter(logging.Filter):
         if record.exc_info and not record.exc_text:
             record.exc_text = self._formatter.formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = tokens.scrub_text(record.exc_text)
+            record.exc_text = tokens.scrub_traceback(record.exc_text)
         if record.stack_info:
             record.stack_info = tokens.scrub_text(record.stack_info)
         record._pii_scrubbed = True
