@@ -82,16 +82,22 @@ def _gbdt(data: list[PoolData]):
     return lambda m: model.booster.predict(m, num_threads=1)
 
 
-def _timings(fn, rows: np.ndarray) -> dict[str, float]:
-    """Median and 99th percentile of ``fn`` on each row alone, in microseconds."""
+def _timings(fn, rows: np.ndarray, repeats: int = 3) -> dict[str, float]:
+    """Median and 99th percentile of ``fn`` on each row alone, in microseconds: the best of
+    ``repeats`` passes, since on a shared machine other work only ever adds time."""
     for row in rows[:200]:  # warm caches and lazy initialisation
         fn(row)
-    spent = []
-    for row in rows:
-        began = time.perf_counter_ns()
-        fn(row)
-        spent.append((time.perf_counter_ns() - began) / 1_000)
-    return {"p50_us": float(np.median(spent)), "p99_us": float(np.percentile(spent, 99))}
+    best: dict[str, float] = {}
+    for _ in range(repeats):
+        spent = []
+        for row in rows:
+            began = time.perf_counter_ns()
+            fn(row)
+            spent.append((time.perf_counter_ns() - began) / 1_000)
+        p50, p99 = float(np.median(spent)), float(np.percentile(spent, 99))
+        if not best or p50 < best["p50_us"]:
+            best = {"p50_us": p50, "p99_us": p99}
+    return best
 
 
 def serving_speed(mlp: Path, gbdt: Path, matrix: np.ndarray) -> dict[str, dict[str, float]]:

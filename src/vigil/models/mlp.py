@@ -68,6 +68,8 @@ class MlpScorer:
             raise MlpError(f"shift {self.shift.shape} and scale {self.scale.shape}: need ({n},)")
         if not np.all(self.scale > 0):
             raise MlpError("scale must be positive for every feature")
+        # skipped when it is the identity: each numpy call costs ~1 µs on a single row
+        self._standardised = bool(np.any(self.shift != 0) or np.any(self.scale != 1))
         if steps < 1:
             raise MlpError("integrated gradients need at least one step")
         self.steps = steps
@@ -101,8 +103,12 @@ class MlpScorer:
         x = np.asarray(matrix, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.n_features:
             raise MlpError(f"matrix of shape {x.shape}: expected (rows, {self.n_features})")
-        x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
-        return (np.sign(x) * np.log1p(np.abs(x)) - self.shift) / self.scale
+        x = np.where(np.isfinite(x), x, 0.0)  # as nan_to_num(..., 0), at a fifth of its cost
+        z = np.copysign(np.log1p(np.abs(x)), x)
+        if self._standardised:
+            z -= self.shift
+            z /= self.scale
+        return z
 
     def _logits(self, h: np.ndarray) -> np.ndarray:
         for w, b in zip(self._weights_t[:-1], self._biases[:-1], strict=True):
