@@ -3,24 +3,25 @@
 :meth:`DecisionFeed.publish` is the API's ``on_decision`` hook, so it runs inside the decision
 request: it appends one tuple to a bounded deque and, only when a browser listens, hands the
 decision to each listener's queue. Turning a decision into JSON happens on the listener's side,
-off the decision's path. With no browser open the cost is the append under a lock (under a
-microsecond); with browsers, one wake-up per listener per burst of decisions.
+off the decision's path. With no browser open the cost is building one tuple and appending it
+(no lock); with browsers, one wake-up per listener per burst of decisions.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 from collections import deque
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from vigil.money import to_usd_cents
 from vigil.schema.records import Decision, Transaction
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
+    """A tuple, not a dataclass: it is built inside every API decision."""
+
     seq: int
     txn: Transaction
     decision: Decision
@@ -92,20 +93,20 @@ class DecisionFeed:
     """The last ``capacity`` decisions, by arrival, and the browsers listening for more."""
 
     def __init__(self, capacity: int = 20_000):
+        self.capacity = capacity
         self._entries: deque[Entry] = deque(maxlen=capacity)
         self._by_id: dict[str, Entry] = {}
-        self._seq = 0
+        self._counter = itertools.count(1)  # next() on it is atomic: no lock on the hot path
         self._listeners: tuple[_Listener, ...] = ()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # subscribers only
 
     def publish(self, txn: Transaction, decision: Decision, source: str = "api") -> None:
-        with self._lock:
-            self._seq += 1
-            entry = Entry(self._seq, txn, decision, source)
-            if len(self._entries) == self._entries.maxlen:
-                self._by_id.pop(self._entries[0].txn.txn_id, None)
-            self._entries.append(entry)
-            self._by_id[txn.txn_id] = entry
+        entry = Entry(next(self._counter), txn, decision, source)
+        entries = self._entries
+        if len(entries) == self.capacity:
+            self._by_id.pop(entries[0].txn.txn_id, None)
+        entries.append(entry)
+        self._by_id[txn.txn_id] = entry
         for listener in self._listeners:
             # one wake-up per burst, not one callback per decision
             if not listener.signalled:
@@ -126,30 +127,34 @@ class DecisionFeed:
     def since(self, seq: int, limit: int = 500) -> list[Entry]:
         """Entries published after ``seq``, oldest first; the newest ``limit`` when more."""
         out: list[Entry] = []
-        with self._lock:
-            for entry in reversed(self._entries):
-                if entry.seq <= seq or len(out) >= limit:
-                    break
-                out.append(entry)
+        for entry in reversed(self.recent()):
+            if entry.seq <= seq or len(out) >= limit:
+                break
+            out.append(entry)
         out.reverse()
         return out
 
     @property
     def seq(self) -> int:
-        return self._seq
+        latest = self.latest()
+        return latest.seq if latest is not None else 0
 
     def get(self, txn_id: str) -> Entry | None:
         return self._by_id.get(txn_id)
 
     def recent(self, limit: int | None = None) -> list[Entry]:
-        """The newest ``limit`` entries (all kept when None), oldest first."""
-        with self._lock:
-            entries = list(self._entries)
+        """The newest ``limit`` entries (all kept when None), oldest first.
+
+        ``list(deque)`` copies in C without letting another thread in, so it needs no lock
+        while the replay thread appends."""
+        entries = list(self._entries)
         return entries if limit is None else entries[-limit:]
 
     def latest(self) -> Entry | None:
-        entries = self._entries
-        return entries[-1] if entries else None
+        try:
+            return self._entries[-1]
+        except IndexError:
+            return None
 
     @property
     def listeners(self) -> int:

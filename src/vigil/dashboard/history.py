@@ -15,6 +15,7 @@ import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -145,23 +146,33 @@ def _outcome(p: PackOutcome, rows: int, frauds: int | None) -> dict[str, Any]:
     }
 
 
-def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> dict[str, Any]:
-    """Population stability index of ``current`` against ``reference``, on the reference's
-    deciles; each share is floored at 1e-4 so an empty bin does not give infinity.
+#: Score bins for drift: fraud scores crowd near zero and calibrated scores take few distinct
+#: values, so quantile bins of the reference collapse into two or three; fixed bins on a log
+#: scale keep the tail, where drift matters, in bins of its own.
+SCORE_EDGES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3)
+
+
+def psi(
+    reference: np.ndarray, current: np.ndarray, edges: tuple[float, ...] = SCORE_EDGES
+) -> dict[str, Any]:
+    """Population stability index of ``current`` against ``reference`` over ``edges``; each
+    share is floored at 1e-4 so an empty bin does not give infinity.
 
     Rule of thumb: below 0.1 stable, 0.1-0.25 moderate shift, above 0.25 a shift to act on.
     """
-    edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)))
-    edges[0], edges[-1] = -np.inf, np.inf
-    expected = np.histogram(reference, edges)[0] / len(reference)
-    actual = np.histogram(current, edges)[0] / max(len(current), 1)
+    bounds = np.array([-np.inf, *edges, np.inf])
+    expected = np.histogram(reference, bounds)[0] / max(len(reference), 1)
+    actual = np.histogram(current, bounds)[0] / max(len(current), 1)
     e, a = np.maximum(expected, 1e-4), np.maximum(actual, 1e-4)
     value = float(np.sum((a - e) * np.log(a / e)))
+    labels = [f"< {edges[0]:g}"]
+    labels += [f"{lo:g}-{hi:g}" for lo, hi in pairwise(edges)]
+    labels.append(f">= {edges[-1]:g}")
     return {
         "psi": round(value, 4),
-        "bins": [round(float(x), 6) for x in edges[1:-1]],
-        "expected": [round(float(x), 4) for x in expected],
-        "actual": [round(float(x), 4) for x in actual],
+        "labels": labels,
+        "expected": [round(float(x), 5) for x in expected],
+        "actual": [round(float(x), 5) for x in actual],
         "reference_n": len(reference),
         "current_n": len(current),
     }

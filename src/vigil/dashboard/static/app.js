@@ -309,7 +309,7 @@ async function healthView() {
   </div>
   <div class="grid two">
     <div class="panel"><h2>AML alert volume per day</h2><canvas id="c-alerts" height="150"></canvas></div>
-    <div class="panel"><h2>Score distribution: training deciles vs live</h2><canvas id="c-drift" height="150"></canvas></div>
+    <div class="panel"><h2>Score distribution: training period vs live</h2><canvas id="c-drift" height="150"></canvas></div>
     <div class="panel"><h2>Latency percentiles per layer (µs, ${lat.n.toLocaleString()} decisions)</h2><canvas id="c-latency" height="150"></canvas></div>
     <div class="panel"><h2>Precision by typology (closed cases)</h2><canvas id="c-precision" height="150"></canvas></div>
   </div>
@@ -318,8 +318,7 @@ async function healthView() {
   const charts = [];
   charts.push(new Chart($("#c-alerts"), { type: "bar", data: { labels: h.alerts.days, datasets: Object.entries(h.alerts.series).map(([t, v], i) => ({ label: t, data: v, backgroundColor: palette[i % palette.length] })) }, options: { animation: false, scales: { x: { stacked: true }, y: { stacked: true } } } }));
   if (h.drift) {
-    const labels = h.drift.expected.map((_, i) => `decile ${i + 1}`);
-    charts.push(new Chart($("#c-drift"), { type: "bar", data: { labels, datasets: [{ label: "training", data: h.drift.expected, backgroundColor: "#9aa4b2" }, { label: "live", data: h.drift.actual, backgroundColor: "#2f6fde" }] }, options: { animation: false } }));
+    charts.push(new Chart($("#c-drift"), { type: "bar", data: { labels: h.drift.labels, datasets: [{ label: `training (${h.drift.reference_n.toLocaleString()})`, data: h.drift.expected, backgroundColor: "#9aa4b2" }, { label: `live (${h.drift.current_n.toLocaleString()})`, data: h.drift.actual, backgroundColor: "#2f6fde" }] }, options: { animation: false, scales: { y: { type: "logarithmic", min: 0.0001, title: { display: true, text: "share of payments (log)" } }, x: { title: { display: true, text: "score" } } } } }));
   }
   const layers = ["features", "rules", "model", "policy", "total"].filter((l) => lat[l]);
   charts.push(new Chart($("#c-latency"), { type: "bar", data: { labels: layers, datasets: ["p50", "p95", "p99"].map((q, i) => ({ label: q, data: layers.map((l) => lat[l][q]), backgroundColor: palette[i] })) }, options: { animation: false } }));
