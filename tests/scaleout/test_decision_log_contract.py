@@ -75,3 +75,10 @@ def test_a_failed_archive_deletes_nothing(log, tmp_path):
     with pytest.raises(OSError):
         log.archive(T0 + timedelta(days=1), blocked)
     assert log.count() == 1
+
+
+def test_a_batch_counts_only_new_decisions(log):
+    log.record(_decision("T1"))
+    assert log.record_many([_decision("T1"), _decision("T2"), _decision("T3")]) == 2
+    assert log.known(["T1", "T3", "T9"]) == {"T1", "T3"}
+    assert log.known([]) == set()

@@ -76,7 +76,7 @@ def test_one_worker_decides_exactly_as_the_embedded_engine(
     engine, log = start_engine(
         tiny_bundle, tiny_world, redis_url, postgres_url, namespace, SLOW_DEADLINE
     )
-    config = WorkerConfig(nats_url, stream, partitions=1, idle_exit_seconds=1.0)
+    config = WorkerConfig(nats_url, stream, partitions=1, idle_exit_seconds=3.0)
     stats = asyncio.run(run_worker(engine, log, config))
     assert stats.decided == 300 and stats.redelivered == 0 and stats.degraded == 0
     expected = _embedded(tiny_world, tiny_bundle, txns)

@@ -14,7 +14,7 @@ import json
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,6 +66,20 @@ class DecisionLog(Protocol):
     def close(self) -> None: ...
 
 
+def _row(decision: Decision) -> tuple[Any, ...]:
+    return (
+        decision.txn_id,
+        _utc_text(decision.decided_at),
+        decision.action,
+        decision.score,
+        int(decision.degraded),
+        decision.jurisdiction,
+        decision.rule_pack_version,
+        decision.model_bundle_version,
+        json.dumps(decision.to_dict(), separators=(",", ":")),
+    )
+
+
 def _utc_text(ts: datetime) -> str:
     if ts.tzinfo is None:
         raise ValueError(f"times are UTC and must say so; got naive {ts.isoformat()}")
@@ -85,24 +99,28 @@ class SqlDecisionLog(ABC):
     def close(self) -> None: ...
 
     def record(self, decision: Decision) -> bool:
-        body = decision.to_dict()
+        return self.record_many([decision]) == 1
+
+    def record_many(self, decisions: Sequence[Decision]) -> int:
+        """Store a batch in one transaction; how many were new."""
+        rows = [_row(decision) for decision in decisions]
+        if not rows:
+            return 0
         with self._write() as db:
-            cursor = db.execute(
+            return db.executemany(
                 f"INSERT INTO decisions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (txn_id) DO NOTHING",
-                (
-                    decision.txn_id,
-                    _utc_text(decision.decided_at),
-                    decision.action,
-                    decision.score,
-                    int(decision.degraded),
-                    decision.jurisdiction,
-                    decision.rule_pack_version,
-                    decision.model_bundle_version,
-                    json.dumps(body, separators=(",", ":")),
-                ),
-            )
-            return cursor.rowcount == 1
+                rows,
+            ).rowcount
+
+    def known(self, txn_ids: Sequence[str]) -> set[str]:
+        """Which of ``txn_ids`` already have a stored decision."""
+        if not txn_ids:
+            return set()
+        marks = ", ".join("?" * len(txn_ids))
+        with self._read() as db:
+            rows = db.execute(f"SELECT txn_id FROM decisions WHERE txn_id IN ({marks})", txn_ids)
+            return {r[0] for r in rows}
 
     def get(self, txn_id: str) -> dict[str, Any] | None:
         with self._read() as db:

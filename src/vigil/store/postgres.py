@@ -91,6 +91,7 @@ class QmarkConnection:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor:
         return self.conn.execute(sql.replace("?", "%s"), params)
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        with self.conn.cursor() as cursor:
-            cursor.executemany(sql.replace("?", "%s"), rows)
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> psycopg.Cursor:
+        cursor = self.conn.cursor()
+        cursor.executemany(sql.replace("?", "%s"), rows)
+        return cursor

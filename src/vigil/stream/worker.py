@@ -76,84 +76,116 @@ async def run_worker(
     config: WorkerConfig,
     report: Callable[[WorkerStats], None] | None = None,
 ) -> WorkerStats:
-    """Consume the worker's partitions until idle for ``idle_exit_seconds`` (or forever)."""
+    """Consume the worker's partitions until idle for ``idle_exit_seconds`` (or forever).
+
+    One task per partition: each keeps its partition in order, and an empty partition waits
+    in its own fetch without holding up the others. The engine itself is synchronous, so the
+    tasks take turns between batches; state stays per payment and in arrival order.
+    """
     mine = owned(config.partitions, config.index, config.workers)
     nc = await nats.connect(config.nats_url, max_reconnect_attempts=-1)
     stats = WorkerStats()
+    activity = {"last": time.monotonic()}
     try:
         js = nc.jetstream()
         await ensure_stream(js, config.stream, config.partitions)
-        subscriptions = [
-            await js.pull_subscribe(
-                subject(config.stream, p),
-                durable=durable(config.stream, p),
-                stream=config.stream,
-                config=api.ConsumerConfig(
-                    ack_policy=api.AckPolicy.EXPLICIT,
-                    ack_wait=config.ack_wait_seconds,
-                    max_ack_pending=_FETCH,  # in order: nothing beyond the batch in flight
-                ),
-            )
+        tasks = [
+            asyncio.ensure_future(_consume(js, p, engine, log, config, stats, activity))
             for p in mine
         ]
-        last_message = time.monotonic()
-        last_report = time.monotonic()
-        while True:
-            got = 0
-            for sub in subscriptions:
-                try:
-                    messages = await sub.fetch(_FETCH, timeout=0.2)
-                except (TimeoutError, NatsTimeout):  # nothing waiting
-                    continue
-                got += len(messages)
-                for message in messages:
-                    if not await _handle(engine, log, message, stats):
-                        break  # leave the rest of the batch for redelivery, in order
-            now = time.monotonic()
-            if got:
-                last_message = now
-            elif (
-                config.idle_exit_seconds is not None
-                and now - last_message >= config.idle_exit_seconds
-            ):
-                return stats
-            if report is not None and now - last_report >= 5:
-                report(stats)
-                last_report = now
+        try:
+            while True:
+                await asyncio.sleep(0.25)
+                for task in tasks:
+                    if task.done():
+                        task.result()  # a consumer that failed stops the worker, loudly
+                idle = time.monotonic() - activity["last"]
+                if config.idle_exit_seconds is not None and idle >= config.idle_exit_seconds:
+                    return stats
+                if report is not None and time.monotonic() - activity.get("reported", 0) >= 5:
+                    report(stats)
+                    activity["reported"] = time.monotonic()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
     finally:
         await nc.close()
 
 
-async def _handle(engine: Engine, log: SqlDecisionLog, message, stats: WorkerStats) -> bool:
-    """Decide one message; False when it must be delivered again (nothing acknowledged)."""
-    try:
-        txn = Transaction.from_mapping(json.loads(message.data))
-    except (FieldError, ValueError, TypeError) as error:
-        stats.rejected += 1
-        print(f"rejected message {message.metadata.sequence.stream}: {error}", flush=True)
-        await message.term()  # a malformed payment never becomes valid: do not redeliver
-        return True
-    try:
-        if log.get(txn.txn_id) is not None:
-            stats.redelivered += 1
-            await message.ack()
-            return True
+async def _consume(
+    js: nats.js.JetStreamContext,
+    partition: int,
+    engine: Engine,
+    log: SqlDecisionLog,
+    config: WorkerConfig,
+    stats: WorkerStats,
+    activity: dict[str, float],
+) -> None:
+    sub = await js.pull_subscribe(
+        subject(config.stream, partition),
+        durable=durable(config.stream, partition),
+        stream=config.stream,
+        config=api.ConsumerConfig(
+            ack_policy=api.AckPolicy.EXPLICIT,
+            ack_wait=config.ack_wait_seconds,
+            max_ack_pending=_FETCH,  # in order: nothing beyond one batch in flight
+        ),
+    )
+    while True:
         try:
-            counted = engine.features.store.recall(txn.txn_id) is not None
-        except StoreUnavailable:
-            counted = False  # the decision goes ahead without state, marked degraded
-        decision = engine.decide(txn, count_in_state=not counted)
-        log.record(decision)
+            messages = await sub.fetch(_FETCH, timeout=1.0)
+        except (TimeoutError, NatsTimeout):  # nothing waiting
+            continue
+        activity["last"] = time.monotonic()
+        await _handle_batch(engine, log, messages, stats)
+        activity["last"] = time.monotonic()  # busy is not idle, however long a batch took
+
+
+async def _handle_batch(
+    engine: Engine, log: SqlDecisionLog, messages: list, stats: WorkerStats
+) -> None:
+    """Decide a batch, store its decisions in one transaction, then acknowledge them; if the
+    store fails nothing is acknowledged and the batch comes again (decided the same way: the
+    engine remembers its decisions, and the shared state knows what it has counted)."""
+    parsed: list[tuple[object, Transaction]] = []
+    for message in messages:
+        try:
+            parsed.append((message, Transaction.from_mapping(json.loads(message.data))))
+        except (FieldError, ValueError, TypeError) as error:
+            stats.rejected += 1
+            print(f"rejected message {message.metadata.sequence.stream}: {error}", flush=True)
+            await message.term()  # a malformed payment never becomes valid: do not redeliver
+    try:
+        stored = log.known([txn.txn_id for _, txn in parsed])
+        decided = []
+        for message, txn in parsed:
+            if txn.txn_id in stored:
+                stats.redelivered += 1
+                continue
+            counted = message.metadata.num_delivered > 1 and _counted(engine, txn.txn_id)
+            decided.append((engine.decide(txn, count_in_state=not counted), counted))
+        log.record_many([decision for decision, _ in decided])
     except (psycopg.OperationalError, PostgresError) as error:
         stats.store_failures += 1
-        print(f"decision log unreachable, {txn.txn_id} left for redelivery: {error}", flush=True)
+        print(f"decision log unreachable, batch left for redelivery: {error}", flush=True)
         await asyncio.sleep(0.5)
-        return False
-    stats.recounted += counted
-    stats.degraded += decision.degraded
-    stats.decided += 1
-    await message.ack()
-    return True
+        return
+    for decision, counted in decided:
+        stats.recounted += counted
+        stats.degraded += decision.degraded
+        stats.decided += 1
+    for message, _ in parsed:
+        await message.ack()
+
+
+def _counted(engine: Engine, txn_id: str) -> bool:
+    """Whether the shared state already counted this payment (a crash after its state write
+    and before its decision was stored)."""
+    try:
+        return engine.features.store.recall(txn_id) is not None
+    except StoreUnavailable:
+        return False  # decided without state anyway, and marked degraded
 
 
 def start_engine(
