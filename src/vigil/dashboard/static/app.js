@@ -53,7 +53,7 @@ function problem(body) {
 function decisionRow(d) {
   return `<tr data-txn="${esc(d.txn_id)}"><td>${when(d.ts)}</td><td><a href="#/decision/${encodeURIComponent(d.txn_id)}">${esc(d.txn_id)}</a></td>
     <td>${esc(d.payer_id)} → ${esc(d.payee_id)}</td><td class="num">${money(d.amount, d.currency)}</td><td>${esc(d.jurisdiction)}</td>
-    <td>${chip(d.action)}</td><td class="num">${d.score == null ? "–" : d.score.toFixed(4)}</td><td>${esc(d.reasons.slice(0, 3).join(", "))}</td>
+    <td>${chip(d.action)}</td><td class="num">${d.score == null ? "–" : d.score.toFixed(4)}</td><td class="wrap">${esc(d.reasons.slice(0, 3).join(", "))}</td>
     <td class="num">${d.latency_us} µs</td><td class="muted">${esc(d.source)}</td></tr>`;
 }
 
