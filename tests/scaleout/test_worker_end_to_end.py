@@ -64,6 +64,7 @@ def _worker_cmd(bundle, world, urls, deployment, partitions, index, workers, idl
         "--namespace", deployment["namespace"], "--stream", deployment["stream"],
         "--partitions", str(partitions), "--index", str(index), "--workers", str(workers),
         "--ack-wait", "3", "--idle-exit", str(idle), "--deadline-us", "60000000",
+        "--redis-timeout", "10",
     ]  # fmt: skip
 
 
@@ -74,7 +75,7 @@ def test_one_worker_decides_exactly_as_the_embedded_engine(
     stream, namespace = deployment["stream"], deployment["namespace"]
     assert asyncio.run(publish(nats_url, stream, 1, txns)) == 300
     engine, log = start_engine(
-        tiny_bundle, tiny_world, redis_url, postgres_url, namespace, SLOW_DEADLINE
+        tiny_bundle, tiny_world, redis_url, postgres_url, namespace, SLOW_DEADLINE, 10.0
     )
     config = WorkerConfig(nats_url, stream, partitions=1, idle_exit_seconds=3.0)
     stats = asyncio.run(run_worker(engine, log, config))

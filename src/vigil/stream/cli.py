@@ -82,6 +82,9 @@ def worker_command(
         float | None, typer.Option(help="Stop after this many seconds without a payment.")
     ] = None,
     deadline_us: Annotated[int, typer.Option(help="Decision deadline in microseconds.")] = 5_000,
+    redis_timeout: Annotated[
+        float, typer.Option(help="Seconds a Redis call may take before the payment is degraded.")
+    ] = 0.25,
 ) -> None:
     """Decide payments from NATS JetStream with state in Redis and decisions in PostgreSQL."""
     from vigil.engine.pipeline import Budgets
@@ -90,7 +93,13 @@ def worker_command(
     config = WorkerConfig(nats_url, stream, partitions, index, workers, ack_wait, idle_exit)
     try:
         engine, log = start_engine(
-            models, data, redis_url, postgres_url, namespace, Budgets(deadline_us=deadline_us)
+            models,
+            data,
+            redis_url,
+            postgres_url,
+            namespace,
+            Budgets(deadline_us=deadline_us),
+            redis_timeout,
         )
     except (OSError, ValueError, RuntimeError) as error:
         raise fail(error) from error

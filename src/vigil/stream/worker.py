@@ -195,12 +195,13 @@ def start_engine(
     postgres_url: str,
     namespace: str,
     budgets: Budgets,
+    redis_timeout: float = 0.25,
 ) -> tuple[Engine, SqlDecisionLog]:
     """A serving engine whose feature state lives in Redis (seeded once from the bundle's
     end-of-training state) and a decision log in PostgreSQL."""
     engine = load_engine(models, data)
     engine.budgets = budgets
-    shared = RedisStateStore(redis_url, namespace=namespace)
+    shared = RedisStateStore(redis_url, namespace=namespace, timeout_seconds=redis_timeout)
     warm = engine.features.store
     if isinstance(warm, MemoryStateStore):
         shared.seed_once(warm)
