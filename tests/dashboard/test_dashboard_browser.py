@@ -70,6 +70,11 @@ def test_login_refuses_a_wrong_password_and_keeps_pages_behind_it(browser, serve
         " body: JSON.stringify({count: 10})}).then(r => r.status)"
     )
     assert answer == 403
+    answer = page.evaluate(
+        "fetch('/ui/api/rules/sg/publish', {method: 'POST', headers: {'Content-Type':"
+        " 'application/json'}, body: JSON.stringify({yaml: 'pack: SG'})}).then(r => r.status)"
+    )
+    assert answer == 403
     page.close()
 
 

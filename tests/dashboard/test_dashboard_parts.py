@@ -105,3 +105,14 @@ def test_the_feed_keeps_a_bounded_window_and_wakes_a_listener_once_per_burst():
 
     assert asyncio.run(listen()) == ["t8", "t9", "t10"]
     assert feed.listeners == 0
+
+
+def test_history_that_cannot_be_built_says_why(tmp_path):
+    from vigil.dashboard.history import History
+
+    history = History(tmp_path, bundle=None)
+    history.start()
+    assert history.wait(120)
+    assert history.status == "failed" and "transactions" in history.error
+    with pytest.raises(LookupError, match="failed"):
+        history.recent()

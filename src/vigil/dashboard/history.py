@@ -13,7 +13,6 @@ import multiprocessing
 import tempfile
 import threading
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -27,12 +26,16 @@ from vigil.rules.backtest import BacktestReport, PackOutcome, backtest
 from vigil.rules.pack import CompiledPack
 
 
-def _build(data: str, out: str) -> str:
-    """In the helper process: the feature frame of the whole world, written to ``out``."""
-    from vigil.features.replay import feature_frame
+def _build(data: str, out: str) -> None:
+    """In the helper process: the feature frame of the whole world, written to ``out``; a
+    failure is written beside it for the server to show."""
+    try:
+        from vigil.features.replay import feature_frame
 
-    feature_frame(Path(data)).write_parquet(out)
-    return out
+        feature_frame(Path(data)).write_parquet(out)
+    except Exception as error:
+        Path(out + ".error").write_text(f"{type(error).__name__}: {error}")
+        raise
 
 
 class History:
@@ -50,21 +53,32 @@ class History:
         self._folder = tempfile.TemporaryDirectory(prefix="vigil-history-")
 
     def start(self) -> None:
-        started = time.perf_counter()
-        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        """Build in a daemon process (it dies with the server) watched by a daemon thread."""
         out = str(Path(self._folder.name) / "features.parquet")
-        future = pool.submit(_build, str(self.data), out)
-        future.add_done_callback(lambda f: self._loaded(f, started))
-        pool.shutdown(wait=False)
+        process = multiprocessing.get_context("spawn").Process(
+            target=_build, args=(str(self.data), out), name="vigil-dashboard-history", daemon=True
+        )
+        process.start()
+        threading.Thread(
+            target=self._loaded, args=(process, out, time.perf_counter()), daemon=True
+        ).start()
 
-    def _loaded(self, future: Future, started: float) -> None:
+    def _loaded(
+        self, process: multiprocessing.process.BaseProcess, out: str, started: float
+    ) -> None:
+        process.join()
         try:
-            frame = pl.read_parquet(future.result())
+            if process.exitcode != 0:
+                failure = Path(out + ".error")
+                raise RuntimeError(
+                    failure.read_text() if failure.exists() else f"exit code {process.exitcode}"
+                )
+            frame = pl.read_parquet(out)
             self.reference = self._reference(frame)
             self.frame = frame
             self.seconds = time.perf_counter() - started
         except Exception as error:  # shown on the rules and health pages
-            self.error = f"{type(error).__name__}: {error}"
+            self.error = str(error)
         finally:
             self._ready.set()
 
