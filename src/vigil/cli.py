@@ -241,14 +241,29 @@ def serve(
         Path | None,
         typer.Option(help="Where the dashboard logs verdicts; default: feedback.jsonl by --cases."),
     ] = None,
+    backend: Annotated[
+        str,
+        typer.Option(
+            help="embedded: state in this process. scaleout: state in Redis, decisions in "
+            "PostgreSQL, from VIGIL_REDIS_URL, VIGIL_POSTGRES_URL, VIGIL_NAMESPACE "
+            "(docs/deploy.md)."
+        ),
+    ] = "embedded",
 ) -> None:
-    """Run the HTTP API on the embedded default (one process, in-memory state)."""
+    """Run the HTTP API: embedded (one process, in-memory state) or scaled out."""
     from vigil.api.auth import KeyFileError
     from vigil.api.serve import serve as run_server
     from vigil.models.bundle import BundleError
     from vigil.schema.mapping import mapped_world
 
     columns = _mapping(mapping)
+    if backend not in ("embedded", "scaleout"):
+        raise _fail(ValueError(f"--backend: expected embedded or scaleout, got {backend!r}"))
+    shared = None
+    if backend == "scaleout":
+        from vigil.stream.scaleout import ScaleOut
+
+        shared = ScaleOut.from_env()
     try:
         # --data supplies the accounts reference table; mapped too when the mapping names it
         world = mapped_world(data, columns, tables=("accounts",)) if data else nullcontext(None)
@@ -266,8 +281,9 @@ def serve(
                 cases=cases,
                 feedback_log=feedback_log,
                 dashboard_data=data if columns is None else None,
+                scaleout=shared,
             )
-    except (BundleError, KeyFileError, FileNotFoundError, ValueError) as error:
+    except (BundleError, KeyFileError, FileNotFoundError, ValueError, ConnectionError) as error:
         raise _fail(error) from error
 
 

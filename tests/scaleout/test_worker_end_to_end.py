@@ -18,6 +18,7 @@ from vigil.features.stores.redis_store import RedisStateStore
 from vigil.store.decisions import PostgresDecisionLog
 from vigil.store.postgres import drop_schema
 from vigil.stream.publish import publish
+from vigil.stream.scaleout import ScaleOut
 from vigil.stream.subjects import partition_of
 from vigil.stream.worker import WorkerConfig, run_worker, start_engine
 
@@ -75,7 +76,7 @@ def test_one_worker_decides_exactly_as_the_embedded_engine(
     stream, namespace = deployment["stream"], deployment["namespace"]
     assert asyncio.run(publish(nats_url, stream, 1, txns)) == 300
     engine, log = start_engine(
-        tiny_bundle, tiny_world, redis_url, postgres_url, namespace, SLOW_DEADLINE, 10.0
+        tiny_bundle, tiny_world, ScaleOut(redis_url, postgres_url, namespace, 10.0), SLOW_DEADLINE
     )
     config = WorkerConfig(nats_url, stream, partitions=1, idle_exit_seconds=3.0)
     stats = asyncio.run(run_worker(engine, log, config))

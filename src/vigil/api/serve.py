@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
@@ -13,6 +15,9 @@ from vigil.audit.trail import ENV_TRAIL, open_trail, rules_audit
 from vigil.engine.factory import load_engine
 from vigil.runtime import collector_frozen
 from vigil.schema.mapping import ColumnMapping
+from vigil.schema.records import Decision, Transaction
+from vigil.store.decisions import SqlDecisionLog
+from vigil.stream.scaleout import ScaleOut, share
 
 
 def serve(
@@ -29,6 +34,7 @@ def serve(
     cases: Path | None = None,
     feedback_log: Path | None = None,
     dashboard_data: Path | None = None,
+    scaleout: ScaleOut | None = None,
 ) -> None:
     """Run the API until interrupted.
 
@@ -44,7 +50,7 @@ def serve(
     ``~/.local/state/vigil/audit.sqlite``), and
     log lines carry personal data as tokens keyed by ``$VIGIL_LOG_SECRET`` (docs/audit.md).
     """
-    if workers != 1:
+    if workers != 1 and scaleout is None:
         # Each worker would hold its own feature state and idempotency cache: the same txn_id
         # sent twice could be decided twice, and velocity counts would be split N ways.
         raise ValueError(
@@ -73,6 +79,7 @@ def serve(
         )
     engine = load_engine(models, data, audit=rules_audit(trail))
     engine.rules.watch()  # an edited pack file is published without a restart
+    decision_log = share(engine, scaleout) if scaleout is not None else None
     routers = []
     if claims_models is not None:
         from vigil.api.claims import claims_router  # imports torch: only when asked for
@@ -95,6 +102,10 @@ def serve(
             settings, engine, users_file, cases, feedback_log, dashboard_data, credit_scorer
         )
         routers.append(router)
+    if decision_log is not None:
+        settings = dataclasses.replace(
+            settings, on_decision=_recorded(decision_log, settings.on_decision)
+        )
     app = create_app(engine, settings, routers)
     try:
         with collector_frozen():
@@ -110,3 +121,19 @@ def serve(
     finally:
         engine.rules.close()
         trail.close()
+        if decision_log is not None:
+            decision_log.close()
+
+
+def _recorded(
+    log: SqlDecisionLog, then: Callable[[Transaction, Decision], None] | None
+) -> Callable[[Transaction, Decision], None]:
+    """Store every decision made through the API before it is answered: with many servers
+    behind one load balancer, the shared log is the record of what was decided."""
+
+    def record(txn: Transaction, decision: Decision) -> None:
+        log.record(decision)
+        if then is not None:
+            then(txn, decision)
+
+    return record

@@ -18,7 +18,7 @@ import psycopg
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
-class PostgresError(RuntimeError):
+class PostgresError(ConnectionError):
     """PostgreSQL cannot be used (unreachable, refused, or a bad schema name)."""
 
 

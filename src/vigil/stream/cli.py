@@ -88,19 +88,13 @@ def worker_command(
 ) -> None:
     """Decide payments from NATS JetStream with state in Redis and decisions in PostgreSQL."""
     from vigil.engine.pipeline import Budgets
+    from vigil.stream.scaleout import ScaleOut
     from vigil.stream.worker import WorkerConfig, run_worker, start_engine
 
     config = WorkerConfig(nats_url, stream, partitions, index, workers, ack_wait, idle_exit)
     try:
-        engine, log = start_engine(
-            models,
-            data,
-            redis_url,
-            postgres_url,
-            namespace,
-            Budgets(deadline_us=deadline_us),
-            redis_timeout,
-        )
+        shared = ScaleOut(redis_url, postgres_url, namespace, redis_timeout)
+        engine, log = start_engine(models, data, shared, Budgets(deadline_us=deadline_us))
     except (OSError, ValueError, RuntimeError) as error:
         raise fail(error) from error
     console.print(

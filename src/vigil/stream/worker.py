@@ -28,12 +28,12 @@ from nats.js import api
 
 from vigil.engine.factory import load_engine
 from vigil.engine.pipeline import Budgets, Engine
-from vigil.features.stores import MemoryStateStore, StoreUnavailable
-from vigil.features.stores.redis_store import RedisStateStore
+from vigil.features.stores import StoreUnavailable
 from vigil.schema.records import FieldError, Transaction
-from vigil.store.decisions import PostgresDecisionLog, SqlDecisionLog
+from vigil.store.decisions import SqlDecisionLog
 from vigil.store.postgres import PostgresError
 from vigil.stream.publish import ensure_stream
+from vigil.stream.scaleout import ScaleOut, share
 from vigil.stream.subjects import durable, owned, subject
 
 _FETCH = 64  # messages per pull: amortises the round trip, keeps redelivery after a crash small
@@ -189,21 +189,9 @@ def _counted(engine: Engine, txn_id: str) -> bool:
 
 
 def start_engine(
-    models: Path,
-    data: Path | None,
-    redis_url: str,
-    postgres_url: str,
-    namespace: str,
-    budgets: Budgets,
-    redis_timeout: float = 0.25,
+    models: Path, data: Path | None, config: ScaleOut, budgets: Budgets
 ) -> tuple[Engine, SqlDecisionLog]:
-    """A serving engine whose feature state lives in Redis (seeded once from the bundle's
-    end-of-training state) and a decision log in PostgreSQL."""
+    """A serving engine on the shared state and decision log of ``config``."""
     engine = load_engine(models, data)
     engine.budgets = budgets
-    shared = RedisStateStore(redis_url, namespace=namespace, timeout_seconds=redis_timeout)
-    warm = engine.features.store
-    if isinstance(warm, MemoryStateStore):
-        shared.seed_once(warm)
-    engine.features.store = shared
-    return engine, PostgresDecisionLog(postgres_url, schema=namespace)
+    return engine, share(engine, config)
