@@ -29,10 +29,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import psycopg
-from latency import SECRET, free_port, load, wait_healthy
 from rich.console import Console
 from rich.table import Table
 
+from latency import SECRET, free_port, load, wait_healthy
 from vigil.features.replay import sorted_transactions, transactions_of
 from vigil.features.stores.redis_store import RedisStateStore
 from vigil.store.postgres import drop_schema
@@ -144,7 +144,14 @@ def workers(args: argparse.Namespace) -> None:
             ).fetchone()
         span = (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds()
         rows.append((count, stored, span, stored / span, degraded))
-        RedisStateStore(args.redis_url, namespace=namespace).clear()
+        state = RedisStateStore(args.redis_url, namespace=namespace)
+        if count == 1:
+            flows, per_flow = len(state), state.memory_per_flow(sample=5_000)
+            console.print(
+                f"Redis state: {flows:,} flows, {per_flow:,.0f} bytes per flow (MEMORY USAGE, "
+                f"5,000 sampled); an account has up to 2 flows (out, in), a device or IP one"
+            )
+        state.clear()
         drop_schema(args.postgres_url, namespace)
         asyncio.run(_delete_stream(args.nats_url, stream))
     table = Table(title=f"vigil worker on NATS + Redis + PostgreSQL, {args.partitions} partitions")

@@ -82,3 +82,23 @@ def test_a_batch_counts_only_new_decisions(log):
     assert log.record_many([_decision("T1"), _decision("T2"), _decision("T3")]) == 2
     assert log.known(["T1", "T3", "T9"]) == {"T1", "T3"}
     assert log.known([]) == set()
+
+
+def test_archive_from_the_command_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from vigil.cli import app
+
+    path = tmp_path / "decisions.sqlite"
+    log = SqliteDecisionLog(path)
+    log.record(_decision("T1"))
+    log.record(_decision("T2", at=T0 + timedelta(days=3)))
+    log.close()
+    result = CliRunner().invoke(
+        app,
+        ["stream", "archive", "--before", "2026-02-02", "--to", str(tmp_path / "a"), "--log",
+         str(path)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert pl.read_parquet(next((tmp_path / "a").glob("*.parquet"))).height == 1
+    assert SqliteDecisionLog(path).txn_ids() == ["T2"]

@@ -55,6 +55,33 @@ def publish_command(
     console.print(f"published {sent:,} payments to {stream} ({partitions} partitions)")
 
 
+@stream_app.command("archive")
+def archive_command(
+    before: Annotated[str, typer.Option(help="Archive decisions made before this time (UTC).")],
+    to: Annotated[Path, typer.Option(help="Folder for the Parquet files.")],
+    log: Annotated[
+        str,
+        typer.Option(
+            envvar="VIGIL_POSTGRES_URL",
+            help="Decision log: a postgresql:// URL or a SQLite file.",
+        ),
+    ] = "postgresql://postgres@localhost:5432/test",
+    namespace: Annotated[str, typer.Option(help="PostgreSQL schema of the deployment.")] = "vigil",
+) -> None:
+    """Retention: move old decisions from the log to Parquet (one transaction)."""
+    from vigil.store.decisions import open_decision_log
+
+    try:
+        store = open_decision_log(log, schema=namespace)
+        try:
+            path = store.archive(instant(before, "--before"), to)
+        finally:
+            store.close()
+    except (OSError, ValueError) as error:
+        raise fail(error) from error
+    console.print(f"archived -> {path}" if path else "nothing older than that in the log")
+
+
 def worker_command(
     models: Annotated[Path, typer.Option(help="Model bundle folder.")],
     data: Annotated[
