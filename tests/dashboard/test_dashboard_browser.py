@@ -207,3 +207,32 @@ def test_a_published_rule_judges_the_next_decision(admin_page, server):
     page.wait_for_selector("#pack-version")
     assert page.text_content("#pack-version") == "sg-dash.1"
     assert "dashboard_big_payment" in page.text_content("main")
+
+
+def test_a_reconnecting_stream_resumes_after_the_last_event_it_saw(server):
+    client = httpx.Client(base_url=server.url)
+    client.post("/login", data={"username": ANALYST[0], "password": ANALYST[1]})
+    for i in range(3):
+        txn = {
+            "txn_id": f"resume-{i}",
+            "ts": datetime.now(UTC).isoformat(),
+            "payer_id": "A0000003",
+            "payee_id": "A0000004",
+            "amount": 1_000 + i,
+            "currency": "SGD",
+            "channel": "card",
+            "jurisdiction": "SG",
+        }
+        answer = client.post(
+            "/v1/decisions", json=txn, headers={"Authorization": f"Bearer {API_KEY}"}
+        )
+        assert answer.status_code == 200
+    recent = client.get("/ui/api/decisions", params={"limit": 3}).json()["decisions"]
+    first_seq = min(d["seq"] for d in recent)  # the stream saw everything before resume-0
+    headers = {"Last-Event-ID": str(first_seq - 1)}
+    with client.stream("GET", "/ui/api/stream", headers=headers, timeout=10) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data: "):
+                sent = [d["txn_id"] for d in json.loads(line[6:])]
+                break
+    assert sent == ["resume-0", "resume-1", "resume-2"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -43,6 +44,9 @@ from vigil.rules.pack import RulePackError, compile_pack_text, pack_key
 from vigil.schema.records import FieldError, parse_timestamp
 
 STATIC = Path(__file__).parent / "static"
+#: A stream ends after this long and the browser reconnects at once, resuming from the last
+#: event it saw: a server being stopped never waits on an open tab for longer than this.
+_STREAM_LIFETIME_S = 30.0
 _STATIC_FILES = {p.relative_to(STATIC).as_posix() for p in STATIC.rglob("*") if p.is_file()}
 _MEDIA = {
     ".js": "text/javascript",
@@ -265,17 +269,20 @@ def dashboard_router(board: Dashboard) -> APIRouter:
         need(request)
         feed = board.feed
         listener = feed.subscribe()
-        seen = feed.seq
+        # A reconnecting browser says what it saw last; it resumes from there.
+        last = request.headers.get("last-event-id", "")
+        seen = min(int(last), feed.seq) if last.isdigit() else feed.seq
+        ends = time.monotonic() + _STREAM_LIFETIME_S
+        if seen < feed.seq:
+            listener.event.set()  # what it missed goes out at once
 
         async def events() -> AsyncIterator[bytes]:
             nonlocal seen
             try:
-                # Browsers hold back the first bytes of a response to sniff its type; a 2 KiB
-                # comment fills that window so the first decision is shown when it happens.
-                yield b":" + b" " * 2048 + b"\n: connected\n\n"
-                while True:
+                yield b"retry: 500\n: connected\n\n"
+                while (left := ends - time.monotonic()) > 0:
                     try:
-                        await asyncio.wait_for(listener.event.wait(), timeout=15)
+                        await asyncio.wait_for(listener.event.wait(), timeout=min(15, left))
                     except TimeoutError:
                         if await request.is_disconnected():
                             return
@@ -287,7 +294,7 @@ def dashboard_router(board: Dashboard) -> APIRouter:
                         continue
                     seen = batch[-1].seq
                     payload = json.dumps([summary(e) for e in batch], separators=(",", ":"))
-                    yield f"event: decisions\ndata: {payload}\n\n".encode()
+                    yield f"id: {seen}\nevent: decisions\ndata: {payload}\n\n".encode()
                     await asyncio.sleep(0.1)  # at most ~10 pushes a second per browser
             finally:
                 feed.unsubscribe(listener)
@@ -298,7 +305,6 @@ def dashboard_router(board: Dashboard) -> APIRouter:
             headers={
                 "Cache-Control": "no-cache",
                 "X-Accel-Buffering": "no",
-                "X-Content-Type-Options": "nosniff",
             },
         )
 
