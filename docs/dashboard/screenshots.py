@@ -88,7 +88,9 @@ def main() -> None:
 
 def live(page: Page, args: argparse.Namespace) -> None:
     """A replay of the week after training, fed to the running server; a decision's page."""
-    post(page, "/ui/api/replay", {"count": 6000, "rate": 400})
+    before = get(page, "/ui/api/replay")  # continue where an earlier replay stopped
+    start = {"from": before["last_ts"]} if before.get("last_ts") else {}
+    post(page, "/ui/api/replay", {"count": 6000, "rate": 400, **start})
     time.sleep(8)
     page.screenshot(path=OUT / "live.png")
     while get(page, "/ui/api/replay")["running"]:

@@ -103,21 +103,25 @@ async function liveView(token) {
   if (openStream().readyState === EventSource.OPEN) document.body.dataset.stream = "open";
   if ($("#replay")) {
     $("#replay").addEventListener("click", async () => {
-      try { await api("/ui/api/replay", { json: { count: 3000, rate: 150 } }); } catch (e) { alert(e.message); }
-      pollReplay();
+      const s = await api("/ui/api/replay").catch(() => ({}));
+      const from = s.last_ts && !s.running ? { from: s.last_ts } : {}; // carry on where it stopped
+      try { await api("/ui/api/replay", { json: { count: 3000, rate: 150, ...from } }); } catch (e) { alert(e.message); }
     });
-    pollReplay();
   }
+  if (me.replay) pollReplay(token);
 }
-async function pollReplay() {
+// The replay panel follows whatever replay runs, started here or elsewhere, while the view is open.
+async function pollReplay(token) {
   const box = $("#replay-status");
-  if (!box) return;
+  if (!box || token !== routeToken) return;
   const s = await api("/ui/api/replay").catch(() => null);
-  if (!s || (!s.running && !s.decided)) return;
-  box.hidden = false;
-  box.innerHTML = `Replay by ${esc(s.actor)}: <b>${s.decided.toLocaleString()}</b> of ${s.planned.toLocaleString()} payments decided
-    (${esc(when(s.first_ts))} → ${esc(when(s.last_ts))}), ${s.alerts} AML alerts filed ${s.running ? "· running" : "· done"} ${s.error ? `<span class="error">${esc(s.error)}</span>` : ""}`;
-  if (s.running) { const t = setTimeout(pollReplay, 1000); cleanup.push(() => clearTimeout(t)); }
+  if (s && (s.running || s.decided)) {
+    box.hidden = false;
+    box.innerHTML = `Replay by ${esc(s.actor)}: <b>${s.decided.toLocaleString()}</b> of ${s.planned.toLocaleString()} payments decided
+      (${esc(when(s.first_ts))} → ${esc(when(s.last_ts))}), ${s.alerts} AML alerts filed ${s.running ? "· running" : "· done"} ${s.error ? `<span class="error">${esc(s.error)}</span>` : ""}`;
+  }
+  const t = setTimeout(() => pollReplay(token), s && s.running ? 1000 : 3000);
+  cleanup.push(() => clearTimeout(t));
 }
 
 async function decisionView(txnId) {
