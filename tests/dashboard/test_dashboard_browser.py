@@ -85,10 +85,10 @@ def test_decisions_stream_in_while_a_replay_runs(admin_page, server):
     assert page.locator("#live-rows tr").count() == 0
     status = page.evaluate(
         "fetch('/ui/api/replay', {method: 'POST', headers: {'Content-Type': 'application/json'},"
-        " body: JSON.stringify({from: '2026-01-01T00:00:00Z', count: 4000, rate: 600})})"
+        " body: JSON.stringify({from: '2026-01-01T00:00:00Z', count: 6000, rate: 800})})"
         ".then(r => r.json())"
     )
-    assert status["running"] and status["planned"] == 4_000
+    assert status["running"] and status["planned"] == 6_000
     # rows arrive over server-sent events while the replay is still running
     page.wait_for_function("document.querySelectorAll('#live-rows tr').length >= 5")
     assert _replay_status(page)["running"], "rows came only after the replay had finished"
@@ -118,7 +118,9 @@ def test_a_ring_case_is_drawn_and_closed_as_true_positive(admin_page, server):
     page.goto(f"{server.url}/#/live")
     _replay_done(server, page)
     cases = page.evaluate("fetch('/ui/api/cases?status=open').then(r => r.json())")["cases"]
-    ring = next(c for c in cases if "cycle" in c["typologies"])
+    rings = [c for c in cases if "cycle" in c["typologies"]]
+    assert rings, f"the replay filed no cycle case: {[c['typologies'] for c in cases]}"
+    ring = rings[0]
     page.goto(f"{server.url}/#/cases")
     page.wait_for_selector(f"tr[data-case='{ring['case_id']}']")
     assert page.locator(f"tr[data-case='{ring['case_id']}'] .sla").count() == 1  # SLA clock
