@@ -8,6 +8,10 @@ rounds (``--keep-opt``), local epochs per round, a server-side optimizer (FedAvg
 standardisation of the inputs computed from the pools' sums and counts (``--std``). ``--central``
 trains the same network on all pools' rows pooled, with one Adam, as the baseline.
 
+``--gbdt bagging|cyclic`` runs the federated GBDT's schemes the same way, with the ClientApp's own
+``grow_trees`` (its leaf-size check included) and the strategies' tree merging: every pool's
+trees scaled by its share of the rows each round, or one pool a round in turn, trees whole.
+
 Each round prints the mean over the pools of the validation and held-out AUPRC; the result line
 gives the last round's held-out AUPRC and the held-out AUPRC at the round with the best
 validation AUPRC. Results are appended to ``--out`` (JSON lines).
@@ -48,10 +52,18 @@ def main() -> None:
     p.add_argument("--server", default="avg", choices=("avg", "avgm", "adam"))
     p.add_argument("--slr", type=float, default=1.0, help="server learning rate")
     p.add_argument("--central", action="store_true", help="all rows pooled, one Adam")
+    p.add_argument("--gbdt", choices=("bagging", "cyclic"), help="the tree schemes instead")
+    p.add_argument("--trees", type=int, default=3, help="GBDT: trees per client and round")
+    p.add_argument("--tree-lr", type=float, default=0.2)
+    p.add_argument("--leaves", type=int, default=15)
+    p.add_argument("--every", type=int, default=5, help="GBDT: evaluate every this many rounds")
     a = p.parse_args()
     torch.set_num_threads(1)
     until = datetime.fromisoformat(a.until).replace(tzinfo=UTC)
     data = [load_pool(f, until) for f in pool_dirs(a.pools)]
+    if a.gbdt:
+        _trees(a, data)
+        return
     fit = [d.part("fit") for d in data]
     valid = [d.part("valid") for d in data]
     test = [d.part("test") for d in data]
@@ -157,6 +169,62 @@ def main() -> None:
     a.out.parent.mkdir(parents=True, exist_ok=True)
     with a.out.open("a") as handle:
         handle.write(json.dumps(result) + "\n")
+
+
+def _trees(a: argparse.Namespace, data: list) -> None:
+    import lightgbm as lgb
+
+    from vigil.features.spec import CATEGORICAL_FEATURES
+    from vigil.federated.clientapp import grow_trees
+    from vigil.federated.config import FederatedConfig
+    from vigil.federated.strategy.lgb_bagging import _as_model
+    from vigil.federated.trees import assemble, scale_tree, tree_blocks
+
+    names = data[0].names
+    cats = [c for c in CATEGORICAL_FEATURES if c in names]
+    cfg = FederatedConfig(
+        model="gbdt", local_trees=a.trees, tree_learning_rate=a.tree_lr, num_leaves=a.leaves
+    )
+    sizes = np.array([len(d.fit) for d in data], dtype=np.float64)
+    share = sizes / sizes.sum()
+    blocks: list[str] = []
+    history, best, began = [], (-1.0, None, None), time.time()
+    for r in range(1, a.rounds + 1):
+        base = lgb.Booster(model_str=assemble(names, cats, blocks)) if blocks else None
+        chosen = range(len(data)) if a.gbdt == "bagging" else [(r - 1) % len(data)]
+        for i in chosen:  # seeds as the ClientApp's: cfg.seed (0) + round
+            grown = tree_blocks(_as_model("\n".join(grow_trees(data[i], base, cfg, seed=r))))
+            weight = share[i] if a.gbdt == "bagging" else 1.0
+            blocks.extend(scale_tree(b, float(weight)) for b in grown)
+        if r % a.every and r != a.rounds:
+            continue
+        model = lgb.Booster(model_str=assemble(names, cats, blocks))
+        v, t = (
+            float(np.mean([score_metrics(*_scored(model, d, part))["auprc"] for d in data]))
+            for part in ("valid", "test")
+        )
+        history.append((r, len(blocks), v, t))
+        if v > best[0]:
+            best = (v, t, r)
+        print(r, len(blocks), f"valid {v:.4f} test {t:.4f}", f"{time.time() - began:.0f}s")
+    result = {
+        "name": a.name,
+        "args": {k: str(v) for k, v in vars(a).items()},
+        "final_test": history[-1][3],
+        "best_valid_round": best[2],
+        "test_at_best": best[1],
+        "history": history,
+        "seconds": time.time() - began,
+    }
+    print("RESULT", json.dumps({k: v for k, v in result.items() if k not in ("history", "args")}))
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    with a.out.open("a") as handle:
+        handle.write(json.dumps(result) + "\n")
+
+
+def _scored(model, data, part: str):
+    x, y = data.part(part)
+    return y, model.predict(x, num_threads=1)
 
 
 if __name__ == "__main__":
