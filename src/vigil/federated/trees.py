@@ -41,6 +41,7 @@ def new_trees(booster: lgb.Booster, start: int) -> list[str]:
 
 def scale_tree(block: str, weight: float) -> str:
     """A tree whose every output is multiplied by ``weight``."""
+    weight = float(weight)  # a numpy scalar's repr ("np.float64(...)") is not model text
     lines = []
     for line in block.splitlines():
         key, _, values = line.partition("=")
