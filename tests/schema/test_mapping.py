@@ -57,6 +57,7 @@ accounts:
     country: ctry
     created_at: opened_on
     kyc_level: kyc
+    birth_date: dob
 """
 CHANNEL_CODES = {"card": "CRD", "wallet": "EWL", "transfer": "TRF", "qr": "QR",
                  "cash_in": "CIN", "cash_out": "COUT"}  # fmt: skip
@@ -110,6 +111,7 @@ def write_export(world: Path, out: Path) -> None:
         .dt.strftime("%Y-%m-%dT%H:%M:%S%.6f%:z"),
         kyc="kyc_level",
         sector="sector",
+        dob="birth_date",
     ).write_csv(out / "customers.csv")
     for other in world.iterdir():
         if other.stem not in ("transactions", "accounts"):

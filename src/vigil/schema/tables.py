@@ -131,6 +131,9 @@ ACCOUNTS = TableSpec(
         Column("created_at", T),
         Column("kyc_level", N, required=False),
         Column("sector", S, required=False),
+        #: persons only, ISO 8601 date (YYYY-MM-DD) from KYC; the secondary identifier screening
+        #: reads to tell a listed person from a customer of the same name
+        Column("birth_date", S, required=False),
     ),
     key="account_id",
 )
@@ -203,6 +206,10 @@ WATCHLIST = TableSpec(
         Column("country", S, required=False),
         Column("kind", S, choices=WATCHLIST_KINDS),
         Column("list", S),
+        #: persons only: listed dates of birth, YYYY-MM-DD, several candidates ``;``-separated
+        Column("birth_date", S, required=False),
+        #: persons only: the year of birth where the list gives only a year
+        Column("birth_year", N, required=False),
     ),
     key="entry_id",
 )

@@ -32,6 +32,12 @@ NEVER = np.iinfo(np.int64).max
 MIN_ACCOUNTS = 500  #: below this a country lacks the merchants and employers a world needs
 _MERCHANTS_PER_COUNTRY = 4  #: a cash agent, a utility, a telecom and at least one shop
 _BUSINESSES_PER_COUNTRY = 3
+#: Random stream of the persons' dates of birth, apart from the population's own (component 1)
+#: so that adding them shifted nothing else in the world.
+BIRTH_DATES = 63
+_ADULT_YEARS = (18.0, 85.0)  #: ages of account holders at the start of the window
+#: no date of birth (firms); not NONE (-1), which is a day: 31 December 1969
+NO_BIRTH_DAY = np.iinfo(np.int64).min
 
 
 class AccountSampler:
@@ -100,6 +106,8 @@ class Population:
     circle_members: np.ndarray
     suppliers: np.ndarray  #: (n, S) businesses a firm pays, NONE where none
     mcc_code: np.ndarray  #: int16 numeric code of each cfg.mccs entry
+    #: int64 days since 1970-01-01 of each person's date of birth, NO_BIRTH_DAY for firms
+    birth_day: np.ndarray | None = None
     _samplers: dict[tuple[str, ...], AccountSampler] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -211,8 +219,43 @@ class Population:
                 .dt.replace_time_zone("UTC"),
                 "kyc_level": pl.Series(self.kyc, dtype=pl.Int64),
                 "sector": pl.Series(self.sector.tolist(), dtype=pl.String),
+                "birth_date": _iso_dates(self.birth_day, len(self)),
             }
         )
+
+
+def _iso_dates(days: np.ndarray | None, n: int) -> pl.Series:
+    """Days since the epoch as ISO 8601 date strings (the contract's text form), null where
+    there is none."""
+    if days is None:
+        return pl.Series("birth_date", [None] * n, dtype=pl.String)
+    missing = days == NO_BIRTH_DAY
+    dates = pl.Series("birth_date", np.where(missing, 0, days).astype(np.int32))
+    text = dates.cast(pl.Date).dt.strftime("%Y-%m-%d")
+    return text.set(pl.Series(missing), None)
+
+
+def birth_days(seed: int, kind: np.ndarray, start_us: int) -> np.ndarray:
+    """Dates of birth of the persons (days since the epoch), NO_BIRTH_DAY for firms.
+
+    Drawn from their own stream (:data:`BIRTH_DATES`): the same seed gives the same dates and
+    no other table moves. Ages are adults' (18-85 at the window's start, mean about 42), days
+    uniform over the year, so two namesakes share a birth year about one time in 50 and a full
+    date about one time in 18,000, as in a real customer base.
+    """
+    persons = np.flatnonzero(kind == PERSON)
+    out = np.full(len(kind), NO_BIRTH_DAY, dtype=np.int64)
+    out[persons] = adult_birth_days(
+        component_rng(seed, BIRTH_DATES), len(persons), start_us // US_PER_DAY
+    )
+    return out
+
+
+def adult_birth_days(rng: np.random.Generator, n: int, start_day: int) -> np.ndarray:
+    """``n`` dates of birth (days since the epoch) of adults aged 18-85 on ``start_day``."""
+    low, high = _ADULT_YEARS
+    age_days = (low + rng.beta(2.0, 3.5, n) * (high - low)) * 365.25
+    return start_day - age_days.astype(np.int64)
 
 
 def _allocate(rng: np.random.Generator, total: int, shares: np.ndarray, floor: int):
@@ -349,6 +392,7 @@ def build_population(
         circle_members=members,
         suppliers=suppliers,
         mcc_code=mccs.astype(np.int16),
+        birth_day=birth_days(seed, kind, start_us),
     )
     # Favourites are drawn with the population's own popularity-weighted merchant sampler.
     shops = population.merchants(population.codes_of_group("shop", "online", "big"))

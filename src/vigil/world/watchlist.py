@@ -17,6 +17,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import TypeVar
 
 import numpy as np
@@ -24,6 +25,7 @@ import polars as pl
 
 from vigil.schema.tables import TABLES
 from vigil.world import names as nm
+from vigil.world.population import adult_birth_days
 
 REGION = ("CN", "HK", "SG", "MY", "ID", "PH", "TH", "VN")
 
@@ -43,6 +45,11 @@ class WatchlistParams:
     max_per_kind: int = 10_000  #: cap on each of hits, near misses and unrelated entries
     mean_aliases: float = 2.0  #: Poisson mean of aliases per entry
     max_aliases: int = 5  #: for true hits
+    #: how a listed person's date of birth is given: a full date, only the year, or nothing
+    #: (real lists: most persons carry a DOB, many only a year or "circa")
+    dob_full_share: float = 0.6
+    dob_year_share: float = 0.25
+    dob_alt_share: float = 0.1  #: of full dates: a second candidate date a year or two apart
 
 
 HIT_LISTS = (("internal_block", 0.4), ("OFAC", 0.25), ("UN", 0.2), ("EU", 0.15))
@@ -485,9 +492,18 @@ def _unrelated(rng: np.random.Generator, n: int) -> list[tuple[str, str | None, 
 
 
 def build_watchlist(
-    rng: np.random.Generator, accounts: pl.DataFrame, *, params: WatchlistParams | None = None
+    rng: np.random.Generator,
+    accounts: pl.DataFrame,
+    *,
+    params: WatchlistParams | None = None,
+    dob_rng: np.random.Generator | None = None,
 ) -> pl.DataFrame:
-    """Sanctions and internal-list entries, with ``matched_account_id`` as screening truth."""
+    """Sanctions and internal-list entries, with ``matched_account_id`` as screening truth.
+
+    Dates of birth are drawn from ``dob_rng`` (default: a child stream spawned from ``rng``,
+    which leaves ``rng``'s own draws untouched), so lists built before they existed keep every
+    other column. A true hit lists the account's ``birth_date`` (when the accounts carry one).
+    """
     params = params or WatchlistParams()
     named = accounts.filter(pl.col("name").is_not_null() & (pl.col("name").str.len_chars() > 0))
     n = named.height
@@ -500,6 +516,10 @@ def build_watchlist(
     acc_names = named["name"].to_list()
     acc_countries = named["country"].to_list()
     acc_kinds = ["person" if k == "person" else "entity" for k in named["kind"].to_list()]
+    acc_dobs = named["birth_date"].to_list() if "birth_date" in named.columns else [None] * n
+    # The listed person's real date of birth per row: the account's for a true hit, DRAW for
+    # someone else (near misses and unrelated people have their own), None for firms.
+    real_dob: list[str | None] = []
 
     # Each row: name, aliases, country, kind, list, matched_account_id.
     rows: list[tuple[str, str | None, str | None, str, str, str | None]] = []
@@ -515,6 +535,7 @@ def build_watchlist(
             aliases.append(name)
         listed_country = country if rng.random() < 0.9 else None
         rows.append((primary, _alias_text(aliases), listed_country, kind, hit_lists[j], ids[a]))
+        real_dob.append(acc_dobs[a] if kind == "person" else None)
 
     other_lists = _choose(rng, OTHER_LISTS, n_bait + n_other)
     for j, a in enumerate(chosen[n_hits:]):
@@ -529,14 +550,22 @@ def build_watchlist(
             listed_name = _near_miss_entity(rng, name, country)
         aliases = variants(rng, listed_name, style, int(rng.poisson(params.mean_aliases)))
         rows.append((listed_name, _alias_text(aliases), country, kind, other_lists[j], None))
+        real_dob.append(_DRAW if kind == "person" else None)
 
     for j, (name, country, kind) in enumerate(_unrelated(rng, n_other)):
         style = culture(name, country, kind)
         aliases = variants(rng, name, style, int(rng.poisson(params.mean_aliases)))
         rows.append((name, _alias_text(aliases), country, kind, other_lists[n_bait + j], None))
+        real_dob.append(_DRAW if kind == "person" else None)
 
     order = rng.permutation(len(rows))
     rows = [rows[i] for i in order]
+    # Dates of birth come from a stream of their own, so every other column is what it was
+    # before lists carried them.
+    dob_rng = dob_rng if dob_rng is not None else rng.spawn(1)[0]
+    listed_dates, listed_years = _listed_births(
+        dob_rng, [real_dob[i] for i in order], _reference_day(accounts), params
+    )
     schema = TABLES["watchlist"].polars_schema() | {"matched_account_id": pl.String()}
     columns = list(zip(*rows, strict=True)) if rows else [[] for _ in range(6)]
     return pl.DataFrame(
@@ -547,10 +576,63 @@ def build_watchlist(
             "country": columns[2],
             "kind": columns[3],
             "list": columns[4],
+            "birth_date": listed_dates,
+            "birth_year": listed_years,
             "matched_account_id": columns[5],
         },
         schema=schema,
     )
+
+
+_DRAW = "draw"  #: a listed person who is no customer: their date of birth is drawn
+
+
+def _reference_day(accounts: pl.DataFrame) -> int:
+    """The day listed people's ages are counted from: the latest account opening, else 2026."""
+    if "created_at" in accounts.columns and accounts["created_at"].drop_nulls().len():
+        latest = accounts["created_at"].max()
+        return int((latest - datetime(1970, 1, 1, tzinfo=latest.tzinfo)).days)  # type: ignore[operator,union-attr]
+    return (date(2026, 1, 1) - date(1970, 1, 1)).days
+
+
+def _listed_births(
+    rng: np.random.Generator, real: list[str | None], start_day: int, params: WatchlistParams
+) -> tuple[list[str | None], list[int | None]]:
+    """How each entry's date of birth is listed: (``birth_date``, ``birth_year``) per row.
+
+    A person's real date (the account's for a true hit, a drawn one for anyone else) is listed
+    in full, sometimes with a second candidate a year or two off ("DOB 1961; alt. DOB 1962"),
+    or only as its year, or not at all, in the shares of ``params``. Firms get neither.
+    """
+    n = len(real)
+    drawn = adult_birth_days(rng, n, start_day)
+    how = rng.random(n)
+    alt = rng.random(n) < params.dob_alt_share
+    alt_shift = rng.choice(np.array([-730, -365, 365, 730]), n) + rng.integers(-150, 150, n)
+    alt_first = rng.random(n) < 0.5
+    epoch = date(1970, 1, 1)
+    dates: list[str | None] = []
+    years: list[int | None] = []
+    for i, dob in enumerate(real):
+        if dob is None:
+            dates.append(None)
+            years.append(None)
+            continue
+        day = epoch + timedelta(days=int(drawn[i])) if dob == _DRAW else date.fromisoformat(dob)
+        if how[i] < params.dob_full_share:
+            listed = [day.isoformat()]
+            if alt[i]:
+                other = (day + timedelta(days=int(alt_shift[i]))).isoformat()
+                listed = [other, *listed] if alt_first[i] else [*listed, other]
+            dates.append(";".join(listed))
+            years.append(None)
+        elif how[i] < params.dob_full_share + params.dob_year_share:
+            dates.append(None)
+            years.append(day.year)
+        else:
+            dates.append(None)
+            years.append(None)
+    return dates, years
 
 
 def _alias_text(aliases: list[str]) -> str | None:
