@@ -63,6 +63,9 @@ def screen(
         str | None, typer.Option(help="person, entity, or an account kind (business, merchant).")
     ] = None,
     threshold: Annotated[float | None, typer.Option(help="Match threshold, 0-1.")] = None,
+    dob: Annotated[
+        str | None, typer.Option(help="Date of birth, YYYY-MM-DD (persons): the second identifier.")
+    ] = None,
 ) -> None:
     """Screen a name against the watchlist; exit 1 when it matches a listed entry."""
     from vigil.aml.screening import Screener, ScreeningPolicy
@@ -72,12 +75,15 @@ def screen(
         screener = Screener.from_world(data, policy)
     except (FileNotFoundError, ValueError) as error:
         raise _fail(error) from error
-    result = screener.screen(name, country=country, kind=kind)
+    try:
+        result = screener.screen(name, country=country, kind=kind, birth_date=dob)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--dob") from error
     if not result.matched:
         console.print(f"no match for {name!r} (list {result.list_version})", highlight=False)
         return
     table = Table(title=f"{name} — list {result.list_version}")
-    for column in ("entry", "list", "listed name", "matched name", "country", "score"):
+    for column in ("entry", "list", "listed name", "matched name", "country", "DOB", "score"):
         table.add_column(column)
     for hit in result.hits:
         table.add_row(
@@ -86,6 +92,7 @@ def screen(
             hit.listed_name,
             hit.matched_name,
             hit.country or "-",
+            hit.dob,
             f"{hit.score:.3f}",
         )
     console.print(table)

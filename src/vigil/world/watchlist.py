@@ -519,7 +519,7 @@ def build_watchlist(
     acc_dobs = named["birth_date"].to_list() if "birth_date" in named.columns else [None] * n
     # The listed person's real date of birth per row: the account's for a true hit, DRAW for
     # someone else (near misses and unrelated people have their own), None for firms.
-    real_dob: list[str | None] = []
+    real_dob: list[str | date | None] = []
 
     # Each row: name, aliases, country, kind, list, matched_account_id.
     rows: list[tuple[str, str | None, str | None, str, str, str | None]] = []
@@ -596,7 +596,10 @@ def _reference_day(accounts: pl.DataFrame) -> int:
 
 
 def _listed_births(
-    rng: np.random.Generator, real: list[str | None], start_day: int, params: WatchlistParams
+    rng: np.random.Generator,
+    real: list[str | date | None],
+    start_day: int,
+    params: WatchlistParams,
 ) -> tuple[list[str | None], list[int | None]]:
     """How each entry's date of birth is listed: (``birth_date``, ``birth_year``) per row.
 
@@ -618,7 +621,12 @@ def _listed_births(
             dates.append(None)
             years.append(None)
             continue
-        day = epoch + timedelta(days=int(drawn[i])) if dob == _DRAW else date.fromisoformat(dob)
+        if isinstance(dob, date):
+            day = dob
+        elif dob == _DRAW:
+            day = epoch + timedelta(days=int(drawn[i]))
+        else:
+            day = date.fromisoformat(dob)
         if how[i] < params.dob_full_share:
             listed = [day.isoformat()]
             if alt[i]:
