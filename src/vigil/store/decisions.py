@@ -11,11 +11,8 @@ file and deletes them from the log, so the log holds the recent weeks and the ar
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
-from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,7 +20,8 @@ from typing import Any, Protocol
 import polars as pl
 
 from vigil.schema.records import Decision
-from vigil.store.postgres import QmarkConnection, connect, migrate
+from vigil.store.postgres import migrate
+from vigil.store.scopes import PostgresScopes, Scopes, SqliteScopes
 from vigil.store.sql import Database
 
 SCHEMA = (
@@ -86,17 +84,20 @@ def _utc_text(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-class SqlDecisionLog(ABC):
-    """The log in SQL both backends run; a backend gives the connection scopes."""
+class SqlDecisionLog:
+    """The log in SQL both databases run, over a backend's connection scopes."""
 
-    @abstractmethod
-    def _write(self) -> AbstractContextManager[Database]: ...
+    def __init__(self, scopes: Scopes):
+        self._scopes = scopes
 
-    @abstractmethod
-    def _read(self) -> AbstractContextManager[Database]: ...
+    def close(self) -> None:
+        self._scopes.close()
 
-    @abstractmethod
-    def close(self) -> None: ...
+    def _write(self) -> AbstractContextManager[Database]:
+        return self._scopes.write()
+
+    def _read(self) -> AbstractContextManager[Database]:
+        return self._scopes.read()
 
     def record(self, decision: Decision) -> bool:
         return self.record_many([decision]) == 1
@@ -167,61 +168,20 @@ class SqliteDecisionLog(SqlDecisionLog):
     """The embedded log: one SQLite file (WAL, so readers do not wait on the writer)."""
 
     def __init__(self, path: str | Path = ":memory:"):
-        self._conn = sqlite3.connect(str(path), check_same_thread=False)
-        if str(path) != ":memory:":
-            self._conn.execute("PRAGMA journal_mode = WAL")
-        self._lock = threading.Lock()
+        super().__init__(SqliteScopes(path, wal=True))
         with self._write() as db:
             for statement in SCHEMA:
                 db.execute(statement)
 
-    def close(self) -> None:
-        self._conn.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, self._conn:
-            yield self._conn
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            yield self._conn
-
 
 class PostgresDecisionLog(SqlDecisionLog):
     """The shared log of every worker; the primary key makes concurrent records of one
-    ``txn_id`` store one row, whichever worker wins.
-
-    A lost connection raises (:class:`psycopg.OperationalError`) for the call that found it
-    lost, and the next call connects again: a worker survives PostgreSQL restarting.
-    """
+    ``txn_id`` store one row, whichever worker wins."""
 
     def __init__(self, url: str, schema: str | None = None):
-        self._url, self._schema = url, schema
-        self._lock = threading.Lock()
-        self._conn = connect(url, schema)
-        migrate(self._conn, "decisions", (SCHEMA,))
-
-    def close(self) -> None:
-        self._conn.close()
-
-    def _connection(self) -> QmarkConnection:
-        if self._conn.closed or self._conn.broken:
-            self._conn = connect(self._url, self._schema)
-        return QmarkConnection(self._conn)
-
-    @contextmanager
-    def _write(self) -> Iterator[QmarkConnection]:
-        with self._lock:
-            db = self._connection()
-            with db.conn.transaction():
-                yield db
-
-    @contextmanager
-    def _read(self) -> Iterator[QmarkConnection]:
-        with self._lock:
-            yield self._connection()
+        scopes = PostgresScopes(url, schema)
+        super().__init__(scopes)
+        migrate(scopes.conn, "decisions", (SCHEMA,))
 
 
 def open_decision_log(target: str | Path, schema: str | None = None) -> SqlDecisionLog:

@@ -10,7 +10,6 @@ interleaves. Each change and its audit rows commit together.
 from __future__ import annotations
 
 import json
-from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +29,7 @@ from vigil.aml.cases.model import (
     check_transition,
     higher,
 )
+from vigil.store.scopes import Scopes
 from vigil.store.sql import Database
 
 SCHEMA = (
@@ -100,21 +100,22 @@ def _time(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
-class SqlCaseStore(ABC):
+class SqlCaseStore:
     """A :class:`~vigil.aml.cases.store.CaseStore` over any :class:`Database`; a backend gives
     the connection scopes."""
 
-    sla: SlaPolicy
+    def __init__(self, scopes: Scopes, sla: SlaPolicy | None = None):
+        self.sla = sla or SlaPolicy()
+        self._scopes = scopes
 
-    @abstractmethod
+    def close(self) -> None:
+        self._scopes.close()
+
     def _write(self) -> AbstractContextManager[Database]:
-        """One transaction that no other writer interleaves: all of it commits, or none."""
+        return self._scopes.write()
 
-    @abstractmethod
-    def _read(self) -> AbstractContextManager[Database]: ...
-
-    @abstractmethod
-    def close(self) -> None: ...
+    def _read(self) -> AbstractContextManager[Database]:
+        return self._scopes.read()
 
     # --- writes --------------------------------------------------------------------------
 
