@@ -19,28 +19,11 @@ from tcp_proxy import TcpProxy
 
 from vigil.features.replay import sorted_transactions, transactions_of
 from vigil.features.stores.redis_store import RedisStateStore
-from vigil.store.postgres import drop_schema
 from vigil.stream.publish import publish
 from vigil.stream.subjects import durable
 
 N = 1_200
 PARTITIONS = 2
-
-
-@pytest.fixture
-def names(nats_url, postgres_url, namespace):
-    stream = namespace.upper()
-    yield {"stream": stream, "namespace": namespace}
-    drop_schema(postgres_url, namespace)
-
-    async def drop() -> None:
-        nc = await nats.connect(nats_url)
-        try:
-            await nc.jetstream().delete_stream(stream)
-        finally:
-            await nc.close()
-
-    asyncio.run(drop())
 
 
 def _published(world, nats_url: str, stream: str, start: int = 0, stop: int = N) -> list[str]:
@@ -52,11 +35,11 @@ def _published(world, nats_url: str, stream: str, start: int = 0, stop: int = N)
     return sorted(t.txn_id for t in txns)
 
 
-def _worker(bundle, world, nats_url, redis_url, postgres_url, names) -> subprocess.Popen:
+def _worker(bundle, world, nats_url, redis_url, postgres_url, deployment) -> subprocess.Popen:
     command = [
         sys.executable, "-m", "vigil.cli", "worker", "--models", str(bundle), "--data",
         str(world), "--nats-url", nats_url, "--redis-url", redis_url, "--postgres-url",
-        postgres_url, "--namespace", names["namespace"], "--stream", names["stream"],
+        postgres_url, "--namespace", deployment["namespace"], "--stream", deployment["stream"],
         "--partitions", str(PARTITIONS), "--ack-wait", "2", "--idle-exit", "6",
         "--deadline-us", "60000000",
     ]  # fmt: skip
@@ -99,29 +82,28 @@ def _wait_for(postgres_url: str, schema: str, worker: subprocess.Popen, at_least
 
 
 def test_postgres_unreachable_acknowledges_nothing_unstored(
-    tiny_world, tiny_bundle, redis_url, nats_url, postgres_url, names
+    tiny_world, tiny_bundle, redis_url, nats_url, postgres_url, deployment
 ):
-    expected = _published(tiny_world, nats_url, names["stream"])
+    expected = _published(tiny_world, nats_url, deployment["stream"])
     host, port = postgres_url.split("@")[-1].split("/")[0].split(":")
     proxy = TcpProxy((host, int(port)))
     through_proxy = postgres_url.replace(f"{host}:{port}", f"127.0.0.1:{proxy.port}")
-    worker = _worker(tiny_bundle, tiny_world, nats_url, redis_url, through_proxy, names)
+    worker = _worker(tiny_bundle, tiny_world, nats_url, redis_url, through_proxy, deployment)
     try:
-        _wait_for(postgres_url, names["namespace"], worker, 200)
+        _wait_for(postgres_url, deployment["namespace"], worker, 200)
         proxy.cut()
         for _ in range(15):  # while it is down, every acknowledged payment has its decision
-            acked = _acknowledged(nats_url, names["stream"])
-            assert acked <= len(_stored(postgres_url, names["namespace"]))
+            acked = _acknowledged(nats_url, deployment["stream"])
+            assert acked <= len(_stored(postgres_url, deployment["namespace"]))
             time.sleep(0.15)
         proxy.restore()
         output = worker.communicate(timeout=300)[0]
     finally:
         worker.kill()
-        RedisStateStore(redis_url, namespace=names["namespace"]).clear()
     assert worker.returncode == 0, output
     assert "left for redelivery" in output  # the outage was seen, and survived
-    assert sorted(t for t, _ in _stored(postgres_url, names["namespace"])) == expected
-    assert _acknowledged(nats_url, names["stream"]) == N
+    assert sorted(t for t, _ in _stored(postgres_url, deployment["namespace"])) == expected
+    assert _acknowledged(nats_url, deployment["stream"]) == N
 
 
 def _free_port() -> int:
@@ -148,7 +130,7 @@ def _redis_server(folder: Path, port: int) -> subprocess.Popen:
 
 
 def test_redis_restarted_mid_stream_degrades_then_recovers(
-    tiny_world, tiny_bundle, nats_url, postgres_url, names, tmp_path
+    tiny_world, tiny_bundle, nats_url, postgres_url, deployment, tmp_path
 ):
     if shutil.which("redis-server") is None:
         pytest.fail("redis-server is not installed: the Redis fault test must run")
@@ -156,23 +138,23 @@ def test_redis_restarted_mid_stream_degrades_then_recovers(
     redis_url = f"redis://127.0.0.1:{port}/0"
     server = _redis_server(tmp_path, port)
     half = N // 2
-    first = _published(tiny_world, nats_url, names["stream"], 0, half)
-    worker = _worker(tiny_bundle, tiny_world, nats_url, redis_url, postgres_url, names)
+    first = _published(tiny_world, nats_url, deployment["stream"], 0, half)
+    worker = _worker(tiny_bundle, tiny_world, nats_url, redis_url, postgres_url, deployment)
     try:
-        _wait_for(postgres_url, names["namespace"], worker, 200)
+        _wait_for(postgres_url, deployment["namespace"], worker, 200)
         server.send_signal(signal.SIGKILL)  # the rest of the first half meets no Redis
         server.wait()
-        _wait_for(postgres_url, names["namespace"], worker, half)
+        _wait_for(postgres_url, deployment["namespace"], worker, half)
         server = _redis_server(tmp_path, port)
-        state = RedisStateStore(redis_url, namespace=names["namespace"])
+        state = RedisStateStore(redis_url, namespace=deployment["namespace"])
         assert len(state) > 1_000  # the seeded state came back from the append-only file
-        second = _published(tiny_world, nats_url, names["stream"], half, N)
+        second = _published(tiny_world, nats_url, deployment["stream"], half, N)
         output = worker.communicate(timeout=300)[0]
     finally:
         worker.kill()
         server.kill()
     assert worker.returncode == 0, output  # nothing crashed
-    stored = dict(_stored(postgres_url, names["namespace"]))
+    stored = dict(_stored(postgres_url, deployment["namespace"]))
     assert sorted(stored) == sorted(first + second)
     degraded = [t for t in first if stored[t]]
     assert degraded, "no decision was made while Redis was down"
