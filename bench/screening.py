@@ -1,10 +1,13 @@
 """Sanctions screening: recall and false matches on the world's planted variants, and latency.
 
     python bench/screening.py [--data data/demo] [--lists 20] [--queries 2000] [--size 100000]
+                              [--only quality|latency]
 
 Quality. Every named account of the world is screened against its watchlist, the way
-onboarding does, twice: with the shipped policy, where a listed nationality other than the
-customer's lowers the score (an absent one is neutral), and on the name alone. A *true match*
+onboarding does, three times: with the shipped policy, which reads the customer's nationality
+and date of birth (a listed nationality or date of birth that conflicts lowers the score, an
+absent one is neutral, an agreeing date of birth raises it); with the nationality but not the
+date of birth; and on the name alone. A *true match*
 is an (account, entry) pair where the entry's ``matched_account_id`` is the account;
 ``matched_account_id`` is dropped before screening. recall = true matches alerted / entries
 planted; false-match rate = accounts with at least one alert on an entry that is not theirs /
@@ -40,6 +43,7 @@ import polars as pl
 from rapidfuzz import fuzz, process, utils
 
 from vigil.aml.screening import Screener, ScreeningPolicy, entries_from_frame, known_tokens
+from vigil.aml.screening.birth import CONFLICT, DATE, YEAR, as_birth_date, evidence_of
 from vigil.aml.screening.normalize import fold, normalize
 from vigil.schema.io import read_table
 from vigil.world.watchlist import WatchlistParams, build_watchlist
@@ -53,16 +57,21 @@ def exact_key(name: str) -> str:
 
 
 def screen_world(
-    screener: Screener, accounts: pl.DataFrame, watchlist: pl.DataFrame, floor: float
+    screener: Screener,
+    accounts: pl.DataFrame,
+    watchlist: pl.DataFrame,
+    floor: float,
+    with_dob: bool = False,
 ) -> pl.DataFrame:
-    """Every alert at ``floor`` or above, with its truth and whether it is an exact homonym."""
+    """Every alert at ``floor`` or above, with its truth and whether it is an exact homonym;
+    ``with_dob`` screens with the accounts' dates of birth."""
     truth = dict(zip(watchlist["entry_id"], watchlist["matched_account_id"], strict=True))
     entries = screener.index.entries
     rows = []
-    for account_id, name, country, kind in accounts.iter_rows():
+    for account_id, name, country, kind, dob in accounts.iter_rows():
         key = exact_key(name)
         for e, _form, _similarity, score in screener.match(
-            name, country=country, kind=kind, floor=floor
+            name, country=country, kind=kind, floor=floor, birth_date=dob if with_dob else None
         ):
             entry = entries[e]
             homonym = any(exact_key(n) == key for n in entry.names)
@@ -73,32 +82,44 @@ def screen_world(
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-def homonym_floor(accounts: pl.DataFrame, watchlist: pl.DataFrame, by_country: bool = True) -> int:
+def homonym_floor(
+    accounts: pl.DataFrame,
+    watchlist: pl.DataFrame,
+    by_country: bool = True,
+    by_dob: bool = False,
+) -> int:
     """Accounts an exact matcher alerts on someone else's entry: unavoidable false matches.
 
     With ``by_country`` the exact matcher also reads the country, as the screener does: a
     listed country other than the customer's rules the entry out, an absent one does not.
+    With ``by_dob`` a listed date of birth that conflicts with the customer's does too.
     """
-    listed: dict[str, list[tuple[str | None, str, str | None]]] = {}
-    for name, aliases, country, kind, owner in watchlist.select(
-        "name", "aliases", "country", "kind", "matched_account_id"
+    births = {e.entry_id: (e.birth_dates, e.birth_years) for e in entries_from_frame(watchlist)}
+    listed: dict[str, list[tuple[str | None, str, str | None, str]]] = {}
+    for entry_id, name, aliases, country, kind, owner in watchlist.select(
+        "entry_id", "name", "aliases", "country", "kind", "matched_account_id"
     ).iter_rows():
         for n in [name, *(aliases.split(";") if aliases else [])]:
-            listed.setdefault(exact_key(n), []).append((country, kind, owner))
+            listed.setdefault(exact_key(n), []).append((country, kind, owner, entry_id))
     return sum(
         any(
             owner != account_id
             and kind == LIST_KIND[k]
             and (not by_country or c in (None, country))
-            for c, kind, owner in listed.get(exact_key(name), [])
+            and (not by_dob or evidence_of(*births[entry_id], dob) != CONFLICT)
+            for c, kind, owner, entry_id in listed.get(exact_key(name), [])
         )
-        for account_id, name, country, k in accounts.iter_rows()
+        for account_id, name, country, k, dob in accounts.iter_rows()
     )
 
 
 def variant_recall(screener: Screener, accounts: pl.DataFrame, watchlist: pl.DataFrame) -> list:
-    """(score, kind) of each planted spelling of each true hit, scored on its own."""
+    """(score on the name, score with the date of birth, kind) of each planted spelling of
+    each true hit, scored on its own (the listed nationality is the owner's or absent)."""
     names = dict(zip(accounts["account_id"], accounts["name"], strict=True))
+    dobs = dict(zip(accounts["account_id"], accounts["birth_date"], strict=True))
+    policy = screener.policy
+    boost = {DATE: policy.dob_date_boost, YEAR: policy.dob_year_boost}
     index, scorer = screener.index, screener.scorer
     position = {e.entry_id: i for i, e in enumerate(index.entries)}
     out = []
@@ -109,24 +130,36 @@ def variant_recall(screener: Screener, accounts: pl.DataFrame, watchlist: pl.Dat
         weights = index.weights(query)
         forms = np.flatnonzero(index.form_entry == position[entry_id]).astype(np.int32)
         sim = scorer.similarities(query, forms)
+        entry = index.entries[position[entry_id]]
+        evidence = evidence_of(entry.birth_dates, entry.birth_years, dobs[owner])
+        lift = boost.get(evidence, 0.0)
+        penalty = policy.dob_penalty if evidence == CONFLICT else 0.0
         for k, form in enumerate(forms.tolist()):
-            out.append((scorer.exact(query, weights.tolist(), form, sim[:, k, :]), kind))
+            s = scorer.exact(query, weights.tolist(), form, sim[:, k, :])
+            out.append((s, s + lift * (1 - s) - penalty, kind))
     return out
 
 
-#: The policy as shipped, and the same without the secondary attribute: a listed nationality
-#: other than the customer's costs ``country_penalty``; name only, it costs nothing.
+#: (policy, whether the date of birth is screened): the policy as shipped with the accounts'
+#: dates of birth, then without them, then without the nationality either.
 POLICIES = {
-    "name and country": ScreeningPolicy(),
-    "name only": ScreeningPolicy(country_penalty=0.0),
+    "name, country and DOB": (ScreeningPolicy(), True),
+    "name and country": (ScreeningPolicy(), False),
+    "name only": (ScreeningPolicy(country_penalty=0.0), False),
 }
 
 
 def quality(data: Path, lists: int) -> None:
     accounts = read_table(data, "accounts")
     assert accounts is not None
+    if "birth_date" not in accounts.columns:
+        accounts = accounts.with_columns(birth_date=pl.lit(None, pl.String))
     accounts = accounts.filter(pl.col("name").is_not_null()).select(
-        "account_id", "name", "country", "kind"
+        "account_id", "name", "country", "kind", "birth_date"
+    )
+    dob_share = accounts["birth_date"].is_not_null().mean()
+    accounts = accounts.with_columns(
+        pl.col("birth_date").map_elements(as_birth_date, return_dtype=pl.Object)
     )
     known = known_tokens(accounts["name"].to_list())
     demo = read_table(data, "watchlist")
@@ -137,7 +170,8 @@ def quality(data: Path, lists: int) -> None:
         for s in range(lists)
     ]
     pooled: dict[str, list[pl.DataFrame]] = {label: [] for label in POLICIES}
-    planted, floors, name_floors, variants = 0, 0, 0, []
+    planted, floors, name_floors, dob_floors, variants = 0, 0, 0, 0, []
+    print(f"{accounts.height} named accounts, {dob_share:.1%} with a date of birth")
     started = time.perf_counter()
     for label, watchlist in worlds:
         entries = entries_from_frame(watchlist)
@@ -145,16 +179,17 @@ def quality(data: Path, lists: int) -> None:
         planted += hits
         floors += homonym_floor(accounts, watchlist)
         name_floors += homonym_floor(accounts, watchlist, by_country=False)
-        for policy_label, policy in POLICIES.items():
+        dob_floors += homonym_floor(accounts, watchlist, by_dob=True)
+        for policy_label, (policy, with_dob) in POLICIES.items():
             screener = Screener(entries, policy, known=known)
-            alerts = screen_world(screener, accounts, watchlist, floor).with_columns(
+            alerts = screen_world(screener, accounts, watchlist, floor, with_dob).with_columns(
                 pl.lit(label).alias("list")
             )
             pooled[policy_label].append(alerts)
-            if policy_label == "name and country":
+            if with_dob:
                 variants += variant_recall(screener, accounts, watchlist)
             if label == "demo":
-                if policy_label == "name and country":
+                if with_dob:
                     print(
                         f"demo list: {watchlist.height} entries, {accounts.height} accounts "
                         "screened"
@@ -164,6 +199,8 @@ def quality(data: Path, lists: int) -> None:
         if label == "demo":
             print(
                 "\nexact-homonym floor: "
+                f"{homonym_floor(accounts, watchlist, by_dob=True) / accounts.height:.2%} with "
+                "the country and DOB, "
                 f"{homonym_floor(accounts, watchlist) / accounts.height:.2%} with the country, "
                 f"{homonym_floor(accounts, watchlist, by_country=False) / accounts.height:.2%} "
                 "on the name alone"
@@ -179,18 +216,24 @@ def quality(data: Path, lists: int) -> None:
         print(f"\n{policy_label}:")
         table(pl.concat(alerts), planted, screened, key=("list", "account_id"))
     print(
-        f"\nexact-homonym floor: {floors / screened:.2%} of screened accounts with the country, "
+        f"\nexact-homonym floor: {dob_floors / screened:.2%} of screened accounts with the "
+        f"country and DOB, {floors / screened:.2%} with the country, "
         f"{name_floors / screened:.2%} on the name alone"
     )
-    scores = np.array([s for s, _ in variants])
-    kinds = np.array([k for _, k in variants])
-    print(f"\nper-variant recall ({len(scores)} planted spellings of true hits, each on its own):")
-    print("| threshold | all | persons | entities |\n|---|---|---|---|")
+    names = np.array([s for s, _, _ in variants])
+    dated = np.array([s for _, s, _ in variants])
+    kinds = np.array([k for _, _, k in variants])
+    print(f"\nper-variant recall ({len(names)} planted spellings of true hits, each on its own):")
+    print("| threshold | all | persons | entities | all, with DOB | persons, with DOB |")
+    print("|---|---|---|---|---|---|")
     for t in THRESHOLDS:
         row = [
             f"{(scores[m] >= t).mean():.1%}"
-            for m in (kinds == kinds, kinds == "person", kinds == "entity")
-        ]
+            for scores, m in (
+                (names, kinds == kinds), (names, kinds == "person"), (names, kinds == "entity"),
+                (dated, kinds == kinds), (dated, kinds == "person"),
+            )
+        ]  # fmt: skip
         print(f"| {t:.2f} | " + " | ".join(row) + " |")
 
 
@@ -259,32 +302,53 @@ def latency(data: Path, size: int, queries: int) -> None:
         f"\nlatency list: {watchlist.height} entries, {screener.index.forms} names and aliases "
         f"(list built in {built:.0f} s, indexed in {indexed:.0f} s)"
     )
-    sample = named.sample(queries + 200, seed=3).select("name", "country", "kind").rows()
-    for name, country, kind in sample[:200]:  # warm the caches of recurring tokens
-        screener.screen(name, country=country, kind=kind)
-    wall, cpu, best, hits = [], [], [], 0
-    for name, country, kind in sample[200:]:
-        w, c = time.perf_counter(), time.thread_time()
-        hits += screener.screen(name, country=country, kind=kind).matched
-        cpu.append(time.thread_time() - c)
-        wall.append(time.perf_counter() - w)
-        again = []
-        for _ in range(2):  # the same name twice more: what is left when neighbours are idle
-            c = time.thread_time()
-            screener.screen(name, country=country, kind=kind)
-            again.append(time.thread_time() - c)
-        best.append(min(cpu[-1], *again))
+    if "birth_date" not in named.columns:
+        named = named.with_columns(birth_date=pl.lit(None, pl.String))
+    dated = watchlist["birth_date"].is_not_null() | watchlist["birth_year"].is_not_null()
+    print(f"entries with a date or year of birth: {dated.mean():.1%}")
+    sample = named.sample(queries + 200, seed=3).select("name", "country", "kind", "birth_date")
+    sample = sample.rows()
+    for name, country, kind, dob in sample[:200]:  # warm the caches of recurring tokens
+        screener.screen(name, country=country, kind=kind, birth_date=dob)
+    # Both policies on each name, interleaved and in alternating order, so neither profits
+    # from caches the other warmed or from a quieter stretch of the shared machine.
+    variants = (("name and country", False), ("name, country and DOB", True))
+    timings = {label: ([], [], []) for label, _ in variants}
+    hits = dict.fromkeys(timings, 0)
+    for i, (name, country, kind, dob) in enumerate(sample[200:]):
+        for label, with_dob in variants if i % 2 == 0 else variants[::-1]:
+            wall, cpu, best = timings[label]
+            birth = dob if with_dob else None
+            w, c = time.perf_counter(), time.thread_time()
+            hits[label] += screener.screen(
+                name, country=country, kind=kind, birth_date=birth
+            ).matched
+            cpu.append(time.thread_time() - c)
+            wall.append(time.perf_counter() - w)
+            again = []
+            for _ in range(2):  # the same name twice more: what is left when others are idle
+                c = time.thread_time()
+                screener.screen(name, country=country, kind=kind, birth_date=birth)
+                again.append(time.thread_time() - c)
+            best.append(min(cpu[-1], *again))
     forms = [fold(t) for t in screener.index.form_text]
     ref = []
-    for name, _, _ in sample[200 : 200 + min(200, queries)]:
+    for name, *_ in sample[200 : 200 + min(200, queries)]:
         w = time.perf_counter()
         process.extract(fold(name), forms, scorer=fuzz.token_sort_ratio, limit=10, score_cutoff=85)
         ref.append(time.perf_counter() - w)
     print(f"| per name, {queries} account names | p50 | p90 | p99 | max |\n|---|---|---|---|---|")
-    for label, values in (("screener, wall clock", wall), ("screener, thread CPU", cpu),
-                          ("screener, thread CPU, best of 3 per name", best),
-                          (f"reference: rapidfuzz extract, all {len(forms)} names "
-                           f"({len(ref)} names)", ref)):  # fmt: skip
+    rows = [
+        (f"screener ({label}), {what}", values)
+        for label, (wall, cpu, best) in timings.items()
+        for what, values in (
+            ("wall clock", wall),
+            ("thread CPU", cpu),
+            ("thread CPU, best of 3 per name", best),
+        )
+    ]
+    rows.append((f"reference: rapidfuzz extract, all {len(forms)} names ({len(ref)} names)", ref))
+    for label, values in rows:
         v = np.percentile(np.asarray(values) * 1e6, [50, 90, 99, 100])
         print(f"| {label} | " + " | ".join(f"{x:,.0f} µs" for x in v) + " |")
     print(
@@ -299,9 +363,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lists", type=int, default=20, help="extra lists for pooled recall")
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--size", type=int, default=100_000, help="entries of the latency list")
+    parser.add_argument("--only", choices=("quality", "latency"), help="run one half")
     args = parser.parse_args(argv)
-    quality(args.data, args.lists)
-    latency(args.data, args.size, args.queries)
+    if args.only != "latency":
+        quality(args.data, args.lists)
+    if args.only != "quality":
+        latency(args.data, args.size, args.queries)
 
 
 if __name__ == "__main__":
