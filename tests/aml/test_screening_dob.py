@@ -257,3 +257,34 @@ def test_blocking_stays_lossless_with_a_date_of_birth() -> None:
         got = {h.entry_id for h in screener.screen(name, country=nationality, birth_date=dob).hits}
         assert wanted <= got, name
     assert lifted > 0  # the case blocking at the threshold alone would have missed occurs
+
+
+def test_the_command_line_screens_with_a_date_of_birth(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from vigil.cli import app
+
+    pl.DataFrame(
+        {
+            "entry_id": ["WL-1"],
+            "name": ["Wang Wei"],
+            "aliases": [None],
+            "country": ["SG"],
+            "kind": ["person"],
+            "list": ["UN"],
+            "birth_date": ["1971-04-12"],
+            "birth_year": [None],
+        },
+        schema_overrides={"aliases": pl.String, "birth_year": pl.Int64},
+    ).write_parquet(tmp_path / "watchlist.parquet")
+    runner = CliRunner()
+
+    def screen(*extra: str):
+        return runner.invoke(app, ["aml", "screen", "Wang Wei", "--data", str(tmp_path), *extra])
+
+    same = screen("--dob", "1971-04-12")
+    assert same.exit_code == 1 and "WL-1" in same.output and "date" in same.output
+    assert screen("--dob", "1980-01-01").exit_code == 0  # another person
+    assert screen().exit_code == 1  # no date: the name decides
+    bad = screen("--dob", "12/04/1971")
+    assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
