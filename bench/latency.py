@@ -217,7 +217,15 @@ def main() -> None:
     )
     parser.add_argument("--rate", type=float, default=1_000)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument(
+        "--data", type=Path, help="an existing world (e.g. data/demo) instead of a new one"
+    )
+    parser.add_argument(
+        "--models", type=Path, help="its bundle trained before the cut (e.g. models/demo)"
+    )
     args = parser.parse_args()
+    if (args.data is None) != (args.models is None):
+        parser.error("--data and --models go together")
     console = Console()
     until = training_cut(args)
     with tempfile.TemporaryDirectory() as scratch:
@@ -225,7 +233,10 @@ def main() -> None:
         console.print(
             f"world {args.accounts:,} accounts x {args.days} days; training on days < {args.train_days}"
         )
-        data, models, _ = build_trained_world(root, args)
+        if args.data is not None:
+            data, models = args.data, args.models
+        else:
+            data, models, _ = build_trained_world(root, args)
         run = root / "run"
         engine_us, live = in_process(models, data, until, args.decisions)
         baseline_us = baseline_in_process(data, until, live)
