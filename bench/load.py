@@ -1,6 +1,6 @@
 """Sustained load on `vigil serve`, and scale-out throughput with 1 and 2 `vigil worker`s.
 
-    python bench/load.py sustained [--rate 500] [--seconds 300]   # p99 and RSS over time
+    python bench/load.py sustained [--rate 350] [--seconds 300] [--backend scaleout]
     python bench/load.py workers [--payments 20000]               # NATS + Redis + PostgreSQL
 
 `sustained` sends payments at a fixed rate from a separate process (bench/loadgen.py, open
@@ -70,8 +70,20 @@ def sustained(args: argparse.Namespace, root: Path) -> None:
     port = free_port()
     command = [sys.executable, "-m", "vigil.cli", "serve", "--models", str(args.models)]
     command += ["--data", str(args.data), "--keys", str(keys), "--port", str(port)]
+    command += ["--backend", args.backend]
+    namespace = f"bench{uuid.uuid4().hex[:8]}"  # scale-out: this run's keys and schema
+    env = {
+        **os.environ,
+        "VIGIL_REDIS_URL": args.redis_url,
+        "VIGIL_POSTGRES_URL": args.postgres_url,
+        "VIGIL_NAMESPACE": namespace,
+    }
     server = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env=env,
     )
     samples: list[tuple[float, float]] = []
     try:
@@ -95,10 +107,14 @@ def sustained(args: argparse.Namespace, root: Path) -> None:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+        if args.backend == "scaleout":
+            RedisStateStore(args.redis_url, namespace=namespace).clear()
+            drop_schema(args.postgres_url, namespace)
     t, mb = np.asarray(samples).T
     second_half = t >= t[-1] / 2
     slope = np.polyfit(t[second_half], mb[second_half], 1)[0] * 60
-    table = Table(title=f"vigil serve, {args.rate:g} payments/s for {args.seconds:g} s (2 cores)")
+    title = f"vigil serve --backend {args.backend}, {args.rate:g} payments/s for {args.seconds:g} s"
+    table = Table(title=title)
     for column in ("achieved rps", "p50 ms", "p99 ms", "p99.9 ms", "RSS start / end / max MB",
                    "RSS slope, 2nd half (MB/min)", "statuses"):  # fmt: skip
         table.add_column(column, justify="right")
@@ -181,9 +197,19 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500)
     parser.add_argument("--seconds", type=float, default=300)
     parser.add_argument("--payments", type=int, default=20_000)
+    parser.add_argument(
+        "--backend",
+        choices=["embedded", "scaleout"],
+        default="embedded",
+        help="sustained: the server's state in memory, or in Redis + PostgreSQL",
+    )
     parser.add_argument("--partitions", type=int, default=8)
-    parser.add_argument("--nats-url", default=os.environ.get("VIGIL_NATS_URL", "nats://localhost:4222"))
-    parser.add_argument("--redis-url", default=os.environ.get("VIGIL_REDIS_URL", "redis://localhost:6379/0"))
+    parser.add_argument(
+        "--nats-url", default=os.environ.get("VIGIL_NATS_URL", "nats://localhost:4222")
+    )
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("VIGIL_REDIS_URL", "redis://localhost:6379/0")
+    )
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("VIGIL_POSTGRES_URL", "postgresql://postgres@localhost:5432/test"),

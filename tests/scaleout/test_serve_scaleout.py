@@ -83,6 +83,7 @@ def test_two_servers_share_state_and_the_decision_log(
                 assert time.monotonic() < deadline, "server did not come up"
                 time.sleep(0.3)
         headers = {"Authorization": f"Bearer {SECRET}"}
+        decided = {}
         for i, row in enumerate(rows.iter_rows(named=True)):
             body = {**row, "ts": row["ts"].isoformat()}
             port = ports[i % 2]  # a load balancer's round robin
@@ -90,6 +91,13 @@ def test_two_servers_share_state_and_the_decision_log(
                 f"http://127.0.0.1:{port}/v1/decisions", json=body, headers=headers
             )
             assert response.status_code == 200, response.text
+            decided[row["txn_id"]] = response.json()
+        # a retry that reaches the other server gets the first decision back, from the log
+        first = rows.row(0, named=True)
+        body = {**first, "ts": first["ts"].isoformat()}
+        retry = httpx.post(f"http://127.0.0.1:{ports[1]}/v1/decisions", json=body, headers=headers)
+        assert retry.headers.get("Idempotent-Replay") == "true"
+        assert retry.json()["score"] == decided[first["txn_id"]]["score"]
     finally:
         for server in servers:
             server.terminate()

@@ -79,6 +79,9 @@ class ApiSettings:
     #: told of each fresh decision made through the API (the dashboard's live feed); it must
     #: return at once, since it runs on the event loop inside the request
     on_decision: Callable[[Transaction, Decision], None] | None = None
+    #: a decision made before, by any server (the scale-out decision log), by ``txn_id``:
+    #: a retry that reaches another server gets the first decision back
+    recall: Callable[[str], dict[str, Any] | None] | None = None
 
 
 def create_app(engine: Engine, settings: ApiSettings, routers: Sequence[APIRouter] = ()) -> FastAPI:
@@ -308,6 +311,11 @@ class _Api:
             txn = self._admit(payload)
         except FieldError as error:
             raise RequestValidationError([_field_error(error)]) from None
+        if self.settings.recall is not None and self.engine.recall(txn.txn_id) is None:
+            stored = self.settings.recall(txn.txn_id)
+            if stored is not None:
+                self.metrics.replayed()
+                return _json_response(stored, {"Idempotent-Replay": "true"})
         async with self.gate:
             # The gate orders API calls, so a decision made before this instant was made by
             # an earlier request: the engine answered from its idempotency cache.

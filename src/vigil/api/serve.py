@@ -19,6 +19,9 @@ from vigil.schema.records import Decision, Transaction
 from vigil.store.decisions import SqlDecisionLog
 from vigil.stream.scaleout import ScaleOut, share
 
+#: decisions a scale-out server keeps in memory for retries (the shared log has them all)
+SCALEOUT_CACHE = 10_000
+
 
 def serve(
     models: Path,
@@ -104,8 +107,12 @@ def serve(
         routers.append(router)
     if decision_log is not None:
         settings = dataclasses.replace(
-            settings, on_decision=_recorded(decision_log, settings.on_decision)
+            settings,
+            on_decision=_recorded(decision_log, settings.on_decision),
+            recall=decision_log.get,  # a retry to any server gets the first decision
         )
+        # the shared log answers retries, so the in-process cache only spares it round trips
+        engine.budgets = dataclasses.replace(engine.budgets, idempotency_cache=SCALEOUT_CACHE)
     app = create_app(engine, settings, routers)
     try:
         with collector_frozen():
