@@ -43,7 +43,7 @@ def _worker_cmd(bundle, world, urls, deployment, partitions, index, workers, idl
         str(world), "--nats-url", urls[0], "--redis-url", urls[1], "--postgres-url", urls[2],
         "--namespace", deployment["namespace"], "--stream", deployment["stream"],
         "--partitions", str(partitions), "--index", str(index), "--workers", str(workers),
-        "--ack-wait", "3", "--idle-exit", str(idle), "--deadline-us", "60000000",
+        "--ack-wait", "3", "--idle-exit", str(idle), "--deadline-us", "60000000", "--rules-us", "1000000", "--model-us", "1000000",
         "--redis-timeout", "10",
     ]  # fmt: skip
 

@@ -41,7 +41,7 @@ def _worker(bundle, world, nats_url, redis_url, postgres_url, deployment) -> sub
         str(world), "--nats-url", nats_url, "--redis-url", redis_url, "--postgres-url",
         postgres_url, "--namespace", deployment["namespace"], "--stream", deployment["stream"],
         "--partitions", str(PARTITIONS), "--ack-wait", "2", "--idle-exit", "6",
-        "--deadline-us", "60000000",
+        "--deadline-us", "60000000", "--rules-us", "1000000", "--model-us", "1000000",
     ]  # fmt: skip
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 

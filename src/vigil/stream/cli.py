@@ -109,6 +109,8 @@ def worker_command(
         float | None, typer.Option(help="Stop after this many seconds without a payment.")
     ] = None,
     deadline_us: Annotated[int, typer.Option(help="Decision deadline in microseconds.")] = 5_000,
+    rules_us: Annotated[int, typer.Option(help="Rules layer budget in microseconds.")] = 300,
+    model_us: Annotated[int, typer.Option(help="Model layer budget in microseconds.")] = 600,
     redis_timeout: Annotated[
         float, typer.Option(help="Seconds a Redis call may take before the payment is degraded.")
     ] = 0.25,
@@ -121,7 +123,12 @@ def worker_command(
     config = WorkerConfig(nats_url, stream, partitions, index, workers, ack_wait, idle_exit)
     try:
         shared = ScaleOut(redis_url, postgres_url, namespace, redis_timeout)
-        engine, log = start_engine(models, data, shared, Budgets(deadline_us=deadline_us))
+        engine, log = start_engine(
+            models,
+            data,
+            shared,
+            Budgets(rules_us=rules_us, model_us=model_us, deadline_us=deadline_us),
+        )
     except (OSError, ValueError, RuntimeError) as error:
         raise fail(error) from error
     console.print(
