@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -171,6 +171,25 @@ class Verification:
         lines = [f"FAILED: {len(self.problems)} problem(s) in {self.count:,} records"]
         lines += [f"  seq {p.seq}: {p.fault}: {p.message}" for p in self.problems]
         return "\n".join(lines)
+
+
+#: records read per query when walking a trail
+PAGE = 1_000
+
+
+def paged_records(
+    fetch_page: Callable[[int, int], Sequence[Sequence[Any]]], since: int = 0
+) -> Iterator[AuditRecord]:
+    """Every record after ``since``, in ``seq`` order, a page at a time, so a long trail is
+    verified in bounded memory; ``fetch_page(after, limit)`` is one backend query."""
+    last = since
+    while True:
+        rows = fetch_page(last, PAGE)
+        for row in rows:
+            yield from_row(row)
+        if len(rows) < PAGE:
+            return
+        last = rows[-1][0]
 
 
 def verify_records(records: Iterable[AuditRecord], anchor: str | None = None) -> Verification:

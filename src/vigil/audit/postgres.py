@@ -27,15 +27,14 @@ from vigil.audit.chain import (
     AuditError,
     AuditRecord,
     Verification,
-    from_row,
     new_record,
+    paged_records,
     to_row,
     verify_records,
 )
 from vigil.audit.trail import Clock, utc_now
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-_PAGE = 1_000
 
 #: (version, statements): applied in order, each once, recorded in ``audit_migrations``.
 _MIGRATIONS: list[tuple[int, str]] = [
@@ -150,18 +149,14 @@ class PostgresTrail:
         return record
 
     def records(self, since: int = 0) -> Iterator[AuditRecord]:
+        return paged_records(self._page, since)
+
+    def _page(self, after: int, limit: int) -> list[tuple[Any, ...]]:
         query = sql.SQL("SELECT {} FROM {} WHERE seq > %s ORDER BY seq LIMIT %s").format(
             sql.SQL(", ").join(map(sql.Identifier, COLUMNS)), self._table
         )
-        last = since
-        while True:
-            with self._lock:
-                rows = self._conn().execute(query, [last, _PAGE]).fetchall()
-            for row in rows:
-                yield from_row(row)
-            if len(rows) < _PAGE:
-                return
-            last = rows[-1][0]
+        with self._lock:
+            return self._conn().execute(query, [after, limit]).fetchall()
 
     def verify(self, anchor: str | None = None) -> Verification:
         return verify_records(self.records(), anchor)

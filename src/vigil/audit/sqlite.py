@@ -20,8 +20,8 @@ from vigil.audit.chain import (
     AuditError,
     AuditRecord,
     Verification,
-    from_row,
     new_record,
+    paged_records,
     to_row,
     verify_records,
 )
@@ -44,7 +44,6 @@ CREATE TRIGGER IF NOT EXISTS audit_trail_no_delete BEFORE DELETE ON audit_trail
 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only: DELETE refused'); END;
 """
 
-_PAGE = 1_000
 _COLUMNS = ", ".join(COLUMNS)
 
 
@@ -91,18 +90,14 @@ class SqliteTrail:
         return record
 
     def records(self, since: int = 0) -> Iterator[AuditRecord]:
-        last = since
-        while True:
-            with self._lock:
-                rows = self._db.execute(
-                    f"SELECT {_COLUMNS} FROM audit_trail WHERE seq > ? ORDER BY seq LIMIT ?",
-                    (last, _PAGE),
-                ).fetchall()
-            for row in rows:
-                yield from_row(row)
-            if len(rows) < _PAGE:
-                return
-            last = rows[-1][0]
+        return paged_records(self._page, since)
+
+    def _page(self, after: int, limit: int) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(
+                f"SELECT {_COLUMNS} FROM audit_trail WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after, limit),
+            ).fetchall()
 
     def verify(self, anchor: str | None = None) -> Verification:
         return verify_records(self.records(), anchor)
