@@ -187,26 +187,35 @@ def _trees(a: argparse.Namespace, data: list) -> None:
     )
     sizes = np.array([len(d.fit) for d in data], dtype=np.float64)
     share = sizes / sizes.sum()
-    blocks: list[str] = []
+    # the global model's raw scores on every part of every pool, updated with each round's
+    # trees only (as each ClientApp keeps them)
+    raw = {part: [np.zeros(len(getattr(d, part))) for d in data] for part in PARTS}
+    trees = 0
     history, best, began = [], (-1.0, None, None), time.time()
     for r in range(1, a.rounds + 1):
-        base = lgb.Booster(model_str=assemble(names, cats, blocks)) if blocks else None
         chosen = range(len(data)) if a.gbdt == "bagging" else [(r - 1) % len(data)]
+        added: list[str] = []
         for i in chosen:  # seeds as the ClientApp's: cfg.seed (0) + round
-            grown = tree_blocks(_as_model("\n".join(grow_trees(data[i], base, cfg, seed=r))))
+            init = raw["fit"][i] if trees else None
+            grown = tree_blocks(_as_model("\n".join(grow_trees(data[i], init, cfg, seed=r))))
             weight = share[i] if a.gbdt == "bagging" else 1.0
-            blocks.extend(scale_tree(b, float(weight)) for b in grown)
+            added.extend(scale_tree(b, float(weight)) for b in grown)
+        step = lgb.Booster(model_str=assemble(names, cats, added))
+        for part in PARTS:
+            for i, d in enumerate(data):
+                raw[part][i] += step.predict(d.part(part)[0], raw_score=True, num_threads=1)
+        trees += len(added)
         if r % a.every and r != a.rounds:
             continue
-        model = lgb.Booster(model_str=assemble(names, cats, blocks))
         v, t = (
-            float(np.mean([score_metrics(*_scored(model, d, part))["auprc"] for d in data]))
+            float(np.mean([score_metrics(d.part(part)[1], raw[part][i])["auprc"]
+                           for i, d in enumerate(data)]))
             for part in ("valid", "test")
-        )
-        history.append((r, len(blocks), v, t))
+        )  # fmt: skip
+        history.append((r, trees, v, t))
         if v > best[0]:
             best = (v, t, r)
-        print(r, len(blocks), f"valid {v:.4f} test {t:.4f}", f"{time.time() - began:.0f}s")
+        print(r, trees, f"valid {v:.4f} test {t:.4f}", f"{time.time() - began:.0f}s", flush=True)
     result = {
         "name": a.name,
         "args": {k: str(v) for k, v in vars(a).items()},
@@ -222,9 +231,7 @@ def _trees(a: argparse.Namespace, data: list) -> None:
         handle.write(json.dumps(result) + "\n")
 
 
-def _scored(model, data, part: str):
-    x, y = data.part(part)
-    return y, model.predict(x, num_threads=1)
+PARTS = ("fit", "valid", "test")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,11 @@
 
 import lightgbm as lgb
 import numpy as np
+from flwr.app import Context, RecordDict
 
+from vigil.federated.clientapp import global_scores, grow_trees
+from vigil.federated.config import FederatedConfig
+from vigil.federated.pool import PoolData
 from vigil.federated.trees import assemble, booster_from, leaf_counts, new_trees, scale_tree
 from vigil.models.attribution import PathAttribution
 
@@ -51,3 +55,27 @@ def test_merged_trees_score_as_the_weighted_sum_of_the_clients_steps(tmp_path):
     np.testing.assert_allclose(
         compiled.predict(everyone, n_jobs=1), merged.predict(everyone), atol=1e-12
     )
+
+
+def test_a_client_scores_only_the_new_trees_and_matches_the_whole_model():
+    rng = np.random.default_rng(1)
+    x, y = _client(3000, 1.0, rng)
+    rows = np.arange(3000)
+    data = PoolData("XX", NAMES, "spec", "data", x, y, rows[:2000], rows[2000:2500], rows[2500:])
+    context = Context(run_id=1, node_id=1, node_config={}, state=RecordDict(), run_config={})
+    cfg = FederatedConfig(model="gbdt", local_trees=2, num_leaves=4)
+
+    blocks: list[str] = []
+    for round_ in range(3):
+        text = assemble(NAMES, [], blocks) if blocks else ""
+        init = global_scores(context, data, "fit", text) if blocks else None
+        if blocks:
+            whole = booster_from(NAMES, [], blocks).predict(x[:2000], raw_score=True)
+            np.testing.assert_allclose(init, whole, atol=1e-9)
+        blocks += [scale_tree(b, 0.5) for b in grow_trees(data, init, cfg, seed=round_)]
+    assert len(blocks) == 6
+    # a model that does not extend the one last seen (its first tree differs) is scored afresh
+    for model in (blocks[1:], blocks):
+        scores = global_scores(context, data, "fit", assemble(NAMES, [], model))
+        whole = booster_from(NAMES, [], model).predict(x[:2000], raw_score=True)
+        np.testing.assert_allclose(scores, whole, atol=1e-9)

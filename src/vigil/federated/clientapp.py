@@ -49,7 +49,7 @@ from vigil.federated.model import (
 from vigil.federated.partition import pool_profile
 from vigil.federated.pool import PoolData, load_pool, split_counts
 from vigil.federated.privacy import DpSgd, RdpAccountant
-from vigil.federated.trees import leaf_counts, new_trees
+from vigil.federated.trees import assemble, leaf_counts, new_trees, tree_blocks
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,8 @@ POOL_DIR = "pool-dir"
 _LEDGER = "vigil.dp-ledger"
 #: the client's Adam moments between rounds, in its Context state (never sent)
 _ADAM = "vigil.adam"
+#: the global model's raw scores on this pool's rows, per part, in its Context state
+_SCORES = "vigil.gbdt-scores"
 
 
 def only_when(applies: Callable[[Message, Context], bool], mod: Mod) -> Mod:
@@ -192,10 +194,14 @@ def _gbdt_params(cfg: FederatedConfig) -> dict[str, object]:
     }
 
 
-def _global_booster(arrays: ArrayRecord | None) -> lgb.Booster | None:
+def _model_text(arrays: ArrayRecord | None) -> str:
     if arrays is None or "model" not in arrays:
-        return None
-    text = arrays["model"].numpy().tobytes().decode()
+        return ""
+    return arrays["model"].numpy().tobytes().decode()
+
+
+def _global_booster(arrays: ArrayRecord | None) -> lgb.Booster | None:
+    text = _model_text(arrays)
     return lgb.Booster(model_str=text) if text else None
 
 
@@ -203,11 +209,55 @@ def _text_array(text: str) -> np.ndarray:
     return np.frombuffer(text.encode(), dtype=np.uint8).copy()
 
 
+def global_scores(context: Context, data: PoolData, part: str, model_text: str) -> np.ndarray:
+    """Raw scores of the global model on one part of this pool's rows, kept between rounds.
+
+    The global model only grows by appended trees, so the client keeps the scores of the trees
+    it has already seen in its own Context state (never sent) and scores only the new ones.
+    Without this every round re-scored the whole model on every row, and a round's cost grew
+    with the model: the run's cost went as the square of its rounds. The cached prefix is
+    checked by a digest of its tree blocks, so a model that is not an extension (another run,
+    another order) is scored from scratch.
+    """
+    x, _ = data.part(part)
+    blocks = tree_blocks(model_text) if model_text else []
+    key = f"{_SCORES}.{part}"
+    saved = context.state.array_records.get(key)
+    start, scores = 0, np.zeros(len(x))
+    if saved is not None:
+        seen = int(saved["trees"].numpy()[0])
+        if seen <= len(blocks) and int(saved["digest"].numpy()[0]) == _digest(blocks[:seen]):
+            start, scores = seen, saved["scores"].numpy().copy()
+    if len(blocks) > start:
+        new = lgb.Booster(model_str=assemble(data.names, _categorical(data), blocks[start:]))
+        scores += new.predict(x, raw_score=True, num_threads=1)
+    context.state.array_records[key] = ArrayRecord(
+        {
+            "scores": Array(scores),
+            "trees": Array(np.array([len(blocks)], dtype=np.int64)),
+            "digest": Array(np.array([_digest(blocks)], dtype=np.int64)),
+        }
+    )
+    return scores
+
+
+def _digest(blocks: Sequence[str]) -> int:
+    crc = 0
+    for block in blocks:
+        crc = zlib.crc32(block.encode(), crc)
+    return crc
+
+
+def _categorical(data: PoolData) -> list[str]:
+    return [c for c in CATEGORICAL_FEATURES if c in data.names]
+
+
 def _train_gbdt(msg: Message, context: Context) -> Message:
     cfg, data = _setup(context)
-    base = _global_booster(msg.content.array_records.get("arrays"))
+    text = _model_text(msg.content.array_records.get("arrays"))
+    init = global_scores(context, data, "fit", text) if text else None
     server_round = int(msg.content.config_records["config"].get("server-round", 1))
-    blocks = grow_trees(data, base, cfg, seed=cfg.seed + server_round)
+    blocks = grow_trees(data, init, cfg, seed=cfg.seed + server_round)
     content = RecordDict(
         {
             "arrays": ArrayRecord({"trees": Array(_text_array("\n".join(blocks)))}),
@@ -218,32 +268,32 @@ def _train_gbdt(msg: Message, context: Context) -> Message:
 
 
 def grow_trees(
-    data: PoolData, base: lgb.Booster | None, cfg: FederatedConfig, seed: int
+    data: PoolData, init: np.ndarray | None, cfg: FederatedConfig, seed: int
 ) -> list[str]:
-    """Up to ``cfg.local_trees`` new trees on the pool's fit rows, boosting from ``base``.
+    """Up to ``cfg.local_trees`` new trees on the pool's fit rows, boosting from ``init``, the
+    global model's raw scores on those rows (None before the first round).
 
     Every leaf of a tree that leaves the pool covers at least ``cfg.min_data_in_leaf`` of its
     rows. LightGBM's own ``min_data_in_leaf`` is checked on counts it estimates from hessians,
     which a skewed binary problem makes loose, so each tree is checked on the real rows and
-    regrown with a doubled minimum until it holds (or not sent at all).
+    regrown (with a doubled minimum, boosting from the trees kept so far) until it holds, or
+    not sent at all.
     """
     x, y = data.part("fit")
-    cats = [c for c in CATEGORICAL_FEATURES if c in data.names]
     blocks: list[str] = []
-    current, minimum = base, cfg.min_data_in_leaf
+    offset, minimum = init, cfg.min_data_in_leaf
     for attempt in range(8):
         if len(blocks) == cfg.local_trees:
             break
-        done = current.num_trees() if current is not None else 0
         params = {**_gbdt_params(cfg), "seed": seed * 31 + attempt, "min_data_in_leaf": minimum}
-        dataset = lgb.Dataset(x, y, feature_name=data.names, categorical_feature=cats)
-        booster = lgb.train(
-            params, dataset, num_boost_round=cfg.local_trees - len(blocks), init_model=current
+        dataset = lgb.Dataset(
+            x, y, feature_name=data.names, categorical_feature=_categorical(data), init_score=offset
         )
-        grown = new_trees(booster, done)
+        booster = lgb.train(params, dataset, num_boost_round=cfg.local_trees - len(blocks))
+        grown = new_trees(booster, 0)
         if not grown:  # no split satisfies the minimum: this pool has no more to add
             break
-        leaves = booster.predict(x, pred_leaf=True, start_iteration=done).reshape(len(x), -1)
+        leaves = booster.predict(x, pred_leaf=True).reshape(len(x), -1)
         kept = 0
         for i, block in enumerate(grown):
             counts = np.bincount(leaves[:, i].astype(np.int64), minlength=len(leaf_counts(block)))
@@ -251,20 +301,20 @@ def grow_trees(
                 break
             kept += 1
         blocks.extend(grown[:kept])
-        if kept == len(grown):
-            current = booster
-        else:  # keep the good prefix, regrow the rest with a doubled minimum
-            text = booster.model_to_string(num_iteration=done + kept)
-            current = lgb.Booster(model_str=text) if done + kept else None
+        if kept < len(grown):  # keep the good prefix, regrow the rest with a doubled minimum
+            if kept:
+                step = booster.predict(x, raw_score=True, num_iteration=kept)
+                offset = step if offset is None else offset + step
             minimum *= 2
     return blocks
 
 
 def _evaluate_gbdt(msg: Message, context: Context) -> Message:
     _, data = _setup(context)
-    booster = _global_booster(msg.content.array_records.get("arrays"))
-    x, y = data.part("test")
-    metrics = score_metrics(y, booster.predict(x, num_threads=1))
+    text = _model_text(msg.content.array_records.get("arrays"))
+    _, y = data.part("test")
+    # AUPRC and ROC AUC depend on the order of the scores only: raw scores serve
+    metrics = score_metrics(y, global_scores(context, data, "test", text))
     return Message(
         RecordDict({"metrics": MetricRecord({**metrics, "num-examples": len(y)})}),
         reply_to=msg,
