@@ -30,7 +30,10 @@ LabelDelay = Annotated[
 ]
 ReviewAfter = Annotated[
     float,
-    typer.Option(help="Score claims this many days after filing (0: at filing)."),
+    typer.Option(
+        help="Score claims this many days after filing, at payout, seeing everything strictly "
+        "before that instant (0: at filing)."
+    ),
 ]
 Epochs = Annotated[int, typer.Option(min=1, help="Most training epochs of a GNN.")]
 Threads = Annotated[int, typer.Option(min=1, help="torch and LightGBM threads.")]
@@ -149,9 +152,10 @@ def compare(
     threads: Threads = 1,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
 ) -> None:
-    """Train every model on one time split and print the comparison table (markdown)."""
+    """Train every model on one time split and print the comparison table (markdown); recall
+    on ring and lone fraud separately when the world has `vigil claims simulate`'s typology."""
     from vigil.graph.claims import compare as run_compare
-    from vigil.graph.claims import markdown_table, read_claims
+    from vigil.graph.claims import markdown_table, read_claims, read_typology
 
     names = [m.strip() for m in models.split(",") if m.strip()]
     moment = _instant(until, "--until")
@@ -166,6 +170,7 @@ def compare(
             log=lambda r: console.print(
                 f"{r['model']}: AUPRC {r['auprc']:.3f}, {r['seconds']:.0f} s", highlight=False
             ),
+            typology=read_typology(data),
         )
     except (ValueError, FileNotFoundError) as error:
         raise _fail(error) from error

@@ -28,6 +28,8 @@ MINOR_PER_USD: dict[str, float] = {
 }
 DIAL_CODES = {"CN": 86, "HK": 852, "SG": 65, "MY": 60, "ID": 62, "PH": 63, "TH": 66, "VN": 84}
 US_PER_DAY = 86_400_000_000
+#: Evaluation-only column of :func:`build_claims`: which kind of fraud a claim is.
+TYPOLOGY_COLUMN = "fraud_typology"
 
 
 def epoch_us(moment: datetime) -> int:
@@ -112,6 +114,7 @@ class _Claims:
     usd: np.ndarray
     rounded: np.ndarray
     fraud: np.ndarray
+    ring: np.ndarray  #: fraud by a ring (the rest of the fraud is lone exaggeration)
 
     @classmethod
     def concat(cls, parts: list[_Claims]) -> _Claims:
@@ -247,6 +250,7 @@ def _honest(
         usd=_amounts(rng, kind, 1.0),
         rounded=rng.random(n) < params.round_honest,
         fraud=np.zeros(n, dtype=bool),
+        ring=np.zeros(n, dtype=bool),
     )
 
 
@@ -275,6 +279,7 @@ def _family_incidents(
         usd=_amounts(rng, seed.kind[pick], 1.0),
         rounded=rng.random(n) < params.round_honest,
         fraud=np.zeros(n, dtype=bool),
+        ring=np.zeros(n, dtype=bool),
     )
 
 
@@ -351,6 +356,7 @@ def _ring(
         usd=_amounts(rng, kind, params.fraud_uplift),
         rounded=rng.random(n) < params.round_fraud,
         fraud=np.ones(n, dtype=bool),
+        ring=np.ones(n, dtype=bool),
     )
 
 
@@ -378,8 +384,14 @@ def build_claims(
     days: int,
     *,
     params: ClaimsParams | None = None,
+    typology: bool = False,
 ) -> pl.DataFrame:
-    """Claims filed by person accounts over ``days`` from ``start``, labelled ``is_fraud``."""
+    """Claims filed by person accounts over ``days`` from ``start``, labelled ``is_fraud``.
+
+    With ``typology``, one more column, :data:`TYPOLOGY_COLUMN` (``ring``, ``lone`` or null for
+    honest claims), for evaluation only: it is not part of the contract's table, and asking for
+    it draws no random number, so the claims are the same either way.
+    """
     params = params or ClaimsParams()
     persons = accounts.filter(pl.col("kind") == "person")
     schema = TABLES["claims"].polars_schema()
@@ -413,7 +425,14 @@ def build_claims(
         ring_claims += len(ring.person)
     parts.append(_solo(rng, people, providers, n_solo, days, params))
     claims = _Claims.concat(parts)
-    return _frame(claims, ids, np.array(codes), people, start, schema)
+    frame = _frame(claims, ids, np.array(codes), people, start, schema)
+    if typology:
+        order = np.argsort(claims.ts, kind="stable")
+        kind = np.where(claims.ring, "ring", np.where(claims.fraud, "lone", ""))[order]
+        frame = frame.with_columns(
+            pl.Series(TYPOLOGY_COLUMN, kind, dtype=pl.String).replace("", None)
+        )
+    return frame
 
 
 def _frame(
