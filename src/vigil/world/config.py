@@ -185,6 +185,12 @@ class LegitConfig:
     b2b_per_weekday: float = 0.35  #: invoices paid per firm
     b2b_median_usd: float = 1_500.0
     b2b_sigma: float = 1.0
+    #: transfers to strangers (second-hand marketplaces, rent, tradespeople): a look-alike of
+    #: a scam victim paying a mule; 0 generates none and draws nothing
+    marketplace_per_day: float = 0.0
+    marketplace_median_usd: float = 60.0
+    marketplace_sigma: float = 0.9
+    marketplace_sellers: float = 0.05  #: share of persons who sell (they receive it all)
 
 
 def _weekday_hours() -> tuple[float, ...]:
@@ -227,6 +233,25 @@ class LabelDelay:
 
 
 @dataclass(frozen=True, slots=True)
+class Crew:
+    """Organised crime behind a typology: a few crews, each running many incidents from a
+    small pool of its own phones, through bank accounts rented from ordinary customers.
+
+    Rented accounts (money mules who sell or lend their login, common in Southeast Asian scam
+    economies) keep their owners' lives: their age, KYC level and honest traffic are those of
+    any customer, and each serves one incident before it is reported and frozen. What a crew
+    cannot change cheaply is its phones: the crew checks each rented account by logging in from
+    one of them and making a small online purchase, and runs the incident's transfers from the
+    same pool, so the incidents of one crew are tied together through its devices.
+    """
+
+    incidents: float = 5.0  #: incidents per crew, on average (crews = incidents / this)
+    phones: int = 4  #: the crew's pool of phones, each with its own local address
+    check_usd: tuple[float, float] = (2.0, 15.0)  #: the test purchase on a rented account
+    check_hours: tuple[float, float] = (6.0, 72.0)  #: before the account's first use
+
+
+@dataclass(frozen=True, slots=True)
 class AccountTakeover:
     """A fraudster logs in to a victim's account from a new device and drains it to mules."""
 
@@ -242,6 +267,10 @@ class AccountTakeover:
     proxy_share: float = 0.5  #: sessions from VPN/hosting addresses (else a new local address)
     night_share: float = 0.4  #: share of incidents started 00:00-05:59 local time
     label: LabelDelay = field(default_factory=lambda: LabelDelay(5.0))
+    crew: Crew | None = None  #: None: fresh mules, a new phone per takeover
+    #: takeovers run by remote-access malware on the victim's own phone and home address
+    #: (only with a ``crew``; the others log in from one of the crew's phones)
+    own_device_share: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +309,7 @@ class MuleRing:
     cash_outs: tuple[int, int] = (1, 2)  #: collector's withdrawals
     cash_out_hours: tuple[float, float] = (1.0, 12.0)  #: after the last forward
     label: LabelDelay = field(default_factory=lambda: LabelDelay(12.0))
+    crew: Crew | None = None  #: None: accounts opened for the ring, phones bought per incident
 
 
 @dataclass(frozen=True, slots=True)

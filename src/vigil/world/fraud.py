@@ -18,6 +18,7 @@ from vigil.world.config import (
     SyntheticIdentity,
     WorldConfig,
 )
+from vigil.world.crews import Gang
 from vigil.world.events import (
     CARD,
     CASH_IN,
@@ -117,16 +118,29 @@ def cash_out(
 def account_takeover(
     t: AccountTakeover, n: int, pop: Population, tk: Toolkit, rng: np.random.Generator
 ) -> Events:
-    """New device and address log in, drain the victim to fresh mules, who withdraw cash."""
-    victim = pop.recruit(rng, np.full(n, -1))
+    """New device and address log in, drain the victim to fresh mules, who withdraw cash.
+
+    With a crew (:mod:`vigil.world.crews`) the session is one of the crew's phones, or, for
+    ``own_device_share`` of the takeovers, remote-access malware on the victim's own phone at
+    home; the mules are rented accounts of customers who keep their lives, checked from the
+    crew's phones before their first use."""
+    gang = None if t.crew is None else Gang.of(t.crew, n, tk, rng)
+    victim = pop.recruit(rng, np.full(n, -1) if gang is None else gang.incident_country)
     home = pop.country[victim]
     drains = counts(rng, t.drains, n)
     span = t.drains[1] * t.drain_gap_minutes[1] * _MINUTE + t.cash_out_hours[1] * US_PER_HOUR
     start = tk.starts(rng, n, span, home, US_PER_DAY, t.night_share)
-    device = new_devices(rng, n)
-    ip = np.where(rng.random(n) < t.proxy_share, proxy_ips(rng, n), tk.ips.draw(rng, home))
+    if gang is None:
+        device = new_devices(rng, n)
+        ip = np.where(rng.random(n) < t.proxy_share, proxy_ips(rng, n), tk.ips.draw(rng, home))
+    else:
+        device, ip = gang.sessions(rng, np.arange(n), np.zeros(n, np.int64), np.ones(n, np.int64))
+        ip = np.where(rng.random(n) < t.proxy_share, proxy_ips(rng, n), ip)
+        malware = rng.random(n) < t.own_device_share
+        device = np.where(malware, pop.device1[victim], device)
+        ip = np.where(malware, pop.ip_home[victim], ip)
     n_mules = np.minimum(counts(rng, t.mules, n), drains)
-    mules = pop.recruit(rng, np.repeat(home, n_mules), fresh=True)
+    mules = pop.recruit(rng, np.repeat(home, n_mules), fresh=gang is None)
     mule_incident, _ = group_of(n_mules)
     first_mule = np.cumsum(n_mules) - n_mules
 
@@ -155,6 +169,11 @@ def account_takeover(
     when = last + (between(rng, t.cash_out_hours, len(mules)) * US_PER_HOUR).astype(np.int64)
     kept = (received * rng.uniform(0.9, 1.0, len(mules))).astype(np.int64)
     cash_out(rows, pop, tk, mule_incident, when, mules, kept, rng)
+    if gang is not None:
+        first_paid = np.full(len(mules), np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first_paid, slot, ts)
+        gang.check(rows, pop, tk, rng, mule_incident, mules, first_paid)
+        return rows.events(label_delays(rng, t.label, n))
     events = rows.events(label_delays(rng, t.label, n))
     _open_before(pop, rng, mules, events, t.mule_age_days, rng.integers(0, 2, len(mules)))
     return events
@@ -220,21 +239,33 @@ def card_testing(
 def mule_ring(
     t: MuleRing, n: int, pop: Population, tk: Toolkit, rng: np.random.Generator
 ) -> Events:
-    """Scam victims pay a ring of new accounts run from a couple of shared phones; each mule
-    forwards its takings to a collector within hours, and the collector withdraws cash."""
-    country = rng.choice(len(tk.country_weights()), n, p=tk.country_weights())
+    """Scam victims pay a ring of accounts run from a couple of shared phones; each mule
+    forwards its takings to a collector within hours, and the collector withdraws cash.
+
+    Without a crew the ring's accounts are opened for it and its phones are new; with one
+    (:mod:`vigil.world.crews`) they are rented from customers who keep their lives, checked
+    from the crew's phones, and the forwards run from the same phones."""
+    gang = None if t.crew is None else Gang.of(t.crew, n, tk, rng)
+    if gang is None:
+        country = rng.choice(len(tk.country_weights()), n, p=tk.country_weights())
+    else:
+        country = gang.incident_country
     size = counts(rng, t.mules, n)
-    members = pop.recruit(rng, np.repeat(country, size + 1), fresh=True)
+    members = pop.recruit(rng, np.repeat(country, size + 1), fresh=gang is None)
     ring, rank = group_of(size + 1)
     is_collector = rank == size[ring]
     collector = members[is_collector]
     mule, mule_ring_of, mule_rank = members[~is_collector], ring[~is_collector], rank[~is_collector]
 
     n_devices = counts(rng, t.devices, n)
-    devices = new_devices(rng, n_devices.sum())
-    ips = tk.ips.draw(rng, np.repeat(country, n_devices))
-    first_device = np.cumsum(n_devices) - n_devices
-    ring_slot = first_device[mule_ring_of] + mule_rank % n_devices[mule_ring_of]
+    if gang is None:
+        devices = new_devices(rng, n_devices.sum())
+        ips = tk.ips.draw(rng, np.repeat(country, n_devices))
+        first_device = np.cumsum(n_devices) - n_devices
+        ring_slot = first_device[mule_ring_of] + mule_rank % n_devices[mule_ring_of]
+    else:
+        devices, ips = gang.sessions(rng, mule_ring_of, mule_rank, n_devices)
+        ring_slot = np.arange(len(mule))
 
     span = t.span_days * US_PER_DAY + (t.forward_hours[1] + t.cash_out_hours[1]) * US_PER_HOUR
     start = tk.starts(rng, n, span, country, US_PER_DAY)
@@ -296,6 +327,21 @@ def mule_ring(
         (total[cash_ring] * share).astype(np.int64),
         rng,
     )
+    if gang is not None:
+        first_paid = np.full(len(mule), np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first_paid, paid, ts)
+        first_forward = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first_forward, incident, forward_ts)
+        gang.check(
+            rows,
+            pop,
+            tk,
+            rng,
+            np.concatenate([mule_ring_of, np.arange(n)]),
+            np.concatenate([mule, collector]),
+            np.concatenate([first_paid, first_forward]),
+        )
+        return rows.events(label_delays(rng, t.label, n))
     events = rows.events(label_delays(rng, t.label, n))
     _open_before(pop, rng, members, events, t.account_age_days, rng.integers(0, 2, len(members)))
     return events

@@ -30,7 +30,14 @@ from vigil.world.events import (
     WALLET,
     Events,
 )
-from vigil.world.population import DORMANT, MERCHANT, NORMAL, PERSON, Population
+from vigil.world.population import (
+    DORMANT,
+    MERCHANT,
+    NORMAL,
+    PERSON,
+    AccountSampler,
+    Population,
+)
 from vigil.world.sampling import (
     Clock,
     IpBlocks,
@@ -42,7 +49,7 @@ from vigil.world.sampling import (
 )
 
 # Component ids for the per-day generators; fixed so that adding one never shifts another.
-LIFECYCLE, SPEND, P2P, BILLS, SALARY, REMITTANCE, B2B, CASH = range(10, 18)
+LIFECYCLE, SPEND, P2P, BILLS, SALARY, REMITTANCE, B2B, CASH, MARKETPLACE = range(10, 19)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +120,11 @@ class LegitTraffic:
         destinations = cfg.legit.destinations
         self.destination_codes = np.array([COUNTRIES.index(c) for c, _ in destinations])
         self.destination_weights = np.array([w for _, w in destinations])
+        self.sellers = None
+        if cfg.legit.marketplace_per_day > 0:
+            rng = component_rng(seed, MARKETPLACE)
+            sellers = self.persons[rng.random(len(self.persons)) < cfg.legit.marketplace_sellers]
+            self.sellers = AccountSampler(sellers, np.ones(len(sellers)), pop.country)
 
     def day(self, index: int) -> Events:
         day = Day.of(self.pop.start_us, index)
@@ -126,6 +138,7 @@ class LegitTraffic:
                 self._remittances(day),
                 self._b2b(day),
                 self._cash(day),
+                *([] if self.sellers is None else [self._marketplace(day)]),
             ]
         )
         # Nobody pays before their account exists or while it lies dormant.
@@ -297,6 +310,34 @@ class LegitTraffic:
             payee=payee,
             amount=self.money.whole_units(usd, home, units),
             channel=np.where(rng.random(len(payer)) < 0.6, WALLET, TRANSFER),
+            device=device,
+            ip=ip,
+        )
+
+    def _marketplace(self, day: Day) -> Events:
+        """Transfers to strangers in the same country: a second-hand sale, a deposit, a
+        tradesperson. Sellers are a fixed few who receive from many people they never paid
+        before, as a scam's mule does (off by default: ``LegitConfig.marketplace_per_day``)."""
+        rng = self._rng(MARKETPLACE, day)
+        lc = self.cfg.legit
+        persons = self._living(day)
+        payer = persons[rng.random(len(persons)) < lc.marketplace_per_day]
+        home = self.pop.country[payer]
+        payee = self.sellers.draw(rng, home)
+        payer, payee, home = (a[payer != payee] for a in (payer, payee, home))
+        usd = lognormal(
+            rng,
+            lc.marketplace_median_usd * self.money.price_level[home],
+            lc.marketplace_sigma,
+            len(payer),
+        )
+        device, ip = self._session(rng, payer)
+        return Events.make(
+            ts=self.clock.times(rng, day.start_us, home, day.rhythm),
+            payer=payer,
+            payee=payee,
+            amount=self.money.whole_units(usd, home),
+            channel=np.where(rng.random(len(payer)) < 0.6, TRANSFER, WALLET),
             device=device,
             ip=ip,
         )
