@@ -1523,22 +1523,32 @@ _RULES = (
 
 def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """The comparison as one markdown table: each model at three thresholds, all set on
-    validation (90% recall, the most recall keeping 95% accuracy, best F1); test figures."""
+    validation (90% recall, the most recall keeping 95% accuracy, best F1); test figures. With
+    the world's typology, the target is also checked on ring fraud alone."""
     has_kind = any("recall_ring" in r for r in rows)
-    head = "| model | AUPRC | threshold set on validation for | accuracy | precision | recall "
-    head += "| recall ring / lone " if has_kind else "| recall linked / unlinked "
-    out = [head + "| flagged | target met |", "|---|---|---|---|---|---|---|---|---|"]
     groups = ("ring", "lone") if has_kind else ("linked", "unlinked")
+    head = "| model | AUPRC | threshold set on validation for | accuracy | precision | recall "
+    head += f"| recall {groups[0]} / {groups[1]} | flagged | target met |"
+    if has_kind:
+        head += " target met on ring fraud |"
+    out = [head, "|---" * (head.count("|") - 1) + "|"]
     for r in rows:
         for prefix, rule in _RULES:
             acc, rec = r[f"{prefix}accuracy"], r[f"{prefix}recall"]
             split = " / ".join(f"{r[f'{prefix}recall_{g}']:.3f}" for g in groups)
-            out.append(
+            line = (
                 f"| {r['model']} | {r['auprc']:.3f} | {rule} | {acc:.4f} "
                 f"| {r[f'{prefix}precision']:.3f} | {rec:.3f} | {split} "
-                f"| {r[f'{prefix}flagged_share']:.1%} | {'yes' if acc >= 0.95 and rec >= 0.9 else 'no'} |"
+                f"| {r[f'{prefix}flagged_share']:.1%} | {_met(acc, rec)} |"
             )
+            if has_kind:
+                line += f" {_met(acc, r[f'{prefix}recall_ring'])} |"
+            out.append(line)
     return "\n".join(out) + "\n"
+
+
+def _met(accuracy: float, recall: float) -> str:
+    return "yes" if accuracy >= 0.95 and recall >= 0.90 else "no"
 
 
 # --- a claims-only world ---------------------------------------------------------------------
