@@ -31,13 +31,15 @@ def crew_rings() -> WorldConfig:
       ring's forwards (or the takeover's session) run from the same pool.
     * **Rented accounts** are recruited from active customers who keep their honest traffic,
       age and KYC level; each serves one incident (it is reported and frozen after).
-    * **Ordinary money**: victims pay mules $150 (median), takeovers drain $300; mules forward
-      and cash out over hours to two days, not minutes. Half of the takeovers run on the
-      victim's own phone (remote-access malware, the Android banking trojans of Southeast Asia
+    * **Ordinary money**: victims pay mules $150 (median), takeovers drain $300 in one or two
+      transfers; mules forward and cash out over hours to two days, not minutes. Half of the
+      takeovers run on the victim's own phone (remote-access malware, the Android banking trojans of Southeast Asia
       since 2023), the rest on a crew phone; few through proxies or at night.
     * **Honest look-alikes**: persons pay strangers (second-hand sales, deposits, tradespeople,
       2% of persons a day, $60 median) to a fixed 5% of sellers, who receive from many first-time
-      payers as mules do; families share tablets as in the default world.
+      payers as mules do; half the persons have a second device (35% by default), and half of
+      those share it with their family circle's head (30%), so several accounts on one device
+      and several devices on one account are ordinary.
     * **Labels** come within days (scam victims call their bank; median 4-5 days), so a crew's
       earlier incidents are known when it strikes again.
     * Synthetic identities as in the earlier hidden-rings preset (KYC 2-3, 10-25 days of
@@ -47,6 +49,7 @@ def crew_rings() -> WorldConfig:
     crew = Crew()
     return replace(
         base,
+        population=replace(base.population, second_device_share=0.5, family_device_share=0.5),
         legit=replace(base.legit, marketplace_per_day=0.02),
         mule_ring=replace(
             MuleRing(),
@@ -62,6 +65,7 @@ def crew_rings() -> WorldConfig:
             AccountTakeover(),
             crew=crew,
             own_device_share=0.5,
+            drains=(1, 2),
             drain_median_usd=300.0,
             cash_out_hours=(6.0, 48.0),
             proxy_share=0.1,
