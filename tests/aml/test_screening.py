@@ -13,6 +13,7 @@ from vigil.aml.screening import (
     PaymentScreener,
     Screener,
     ScreeningPolicy,
+    blocking,
     entries_from_frame,
     known_tokens,
     normalize,
@@ -203,13 +204,19 @@ def test_planted_hits_are_found_and_bait_is_not(world) -> None:
     assert false["account_id"].n_unique() / accounts.height < 0.05  # homonyms included
 
 
-def test_blocking_finds_what_brute_force_finds(world) -> None:
-    """Candidates from the index hold every form that an exhaustive scan scores >= floor."""
-    accounts, _, screener = world
+@pytest.mark.parametrize("bitmap_from", [1024, 8])
+def test_blocking_finds_what_brute_force_finds(world, monkeypatch, bitmap_from) -> None:
+    """Candidates from the index hold every form that an exhaustive scan scores >= floor,
+    whether covers are intersected id by id or (``bitmap_from`` low) as bitmaps."""
+    accounts, _, list_screener = world
+    monkeypatch.setattr(blocking, "_BITMAP_FROM", bitmap_from)
+    screener = Screener(list_screener.index.entries, known=list_screener.scorer.known)
     index, scorer = screener.index, screener.scorer
     every = np.arange(index.forms, dtype=np.int32)
+    names = accounts["name"].sample(150, seed=1).to_list()
+    names += ["Li Li", "Wang Wei Wei", "Muhammad bin Muhammad", "Tan Tan Wei Ming"]  # twice
     for floor in (0.85, 0.6):
-        for name in accounts["name"].sample(150, seed=1).to_list():
+        for name in names:
             query = normalize(name)
             weights = index.weights(query)
             sim = scorer.similarities(query, every)
@@ -287,16 +294,29 @@ def test_vectorised_exact_scores_equal_the_one_form_scores(world) -> None:
 
 
 def test_bulk_and_one_by_one_ranking_agree(world, monkeypatch) -> None:
-    """Common names are ranked in bulk, the rest form by form: the answers are the same."""
+    """Common names are ranked in bulk, in chunks that stop where the scan would, the rest
+    form by form: the answers are the same, and small chunks score fewer forms."""
     accounts, _, screener = world
     rows = accounts.select("name", "country", "kind").sample(200, seed=4).rows()
-    answers = {}
-    for bulk_from in (0, 10**9):
+    scored = []
+    exact_many = screener.scorer.exact_many
+
+    def counting(query, weights, forms, sim):
+        scored.append(len(forms))
+        return exact_many(query, weights, forms, sim)
+
+    monkeypatch.setattr(screener.scorer, "exact_many", counting)
+    answers, work = {}, {}
+    for bulk_from, chunk in ((0, 1), (0, 10**9), (10**9, 1)):
         monkeypatch.setattr(screener, "bulk_from", bulk_from)
-        answers[bulk_from] = [
+        monkeypatch.setattr(screener, "bulk_chunk", chunk)
+        scored.clear()
+        answers[bulk_from, chunk] = [
             screener.match(n, country=c, kind=k, floor=f, limit=lim)
             for n, c, k in rows
-            for f, lim in ((0.85, 10), (0.6, None), (0.7, 2))
+            for f, lim in ((0.85, 10), (0.6, None), (0.7, 2), (0.5, 1))
         ]
-    assert answers[0] == answers[10**9]
-    assert sum(map(len, answers[0])) > 50
+        work[bulk_from, chunk] = sum(scored)
+    assert answers[0, 1] == answers[0, 10**9] == answers[10**9, 1]
+    assert sum(map(len, answers[0, 1])) > 50
+    assert work[0, 1] < work[0, 10**9]  # the scan stopped early somewhere

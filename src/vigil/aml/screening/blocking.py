@@ -22,8 +22,7 @@ the scorer would accept at ``floor`` is lost (tests check it against an exhausti
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -40,37 +39,79 @@ _TABLE_BITS = 8
 _SHORT = 4
 
 
+#: Query tokens tracked with a bit for a word partner and one for an initial partner; any
+#: beyond count as paired.
+_MAX_BITS = 16
+#: Up to this many tokens, gains of every subset are tabulated.
+_TABLE_BITS = 8
+#: Most names have at most this many tokens; longer forms are read in a second pass.
+_SHORT = 4
+#: A token whose partners are on this many forms or more keeps them as a bitmap too, one bit
+#: per listed form: covers of common tokens are then intersected 64 forms at a time (3,500
+#: machine words for 222,000 forms) instead of id by id over thousands of ids.
+_BITMAP_FROM = 1024
+
+
 class _Scratch(threading.local):
-    """Per-thread arrays with a slot per form, to intersect and deduplicate without sorting
-    (np.unique is slower on a few thousand ids): flags are cleared after each use, positions
-    are only read where just written."""
+    """Per-thread array with a slot per form, to deduplicate without sorting (np.unique is
+    slower on a few thousand ids): positions are only read where just written."""
 
     size = -1
 
-    def _fit(self, size: int) -> None:
+    def positions(self, size: int) -> np.ndarray:
         if size != self.size:
             self.size = size
-            self.kept = np.zeros(size, dtype=bool)
             self.position = np.zeros(size, dtype=np.int32)
-
-    def flags(self, size: int) -> np.ndarray:
-        self._fit(size)
-        return self.kept
-
-    def positions(self, size: int) -> np.ndarray:
-        self._fit(size)
         return self.position
 
 
-@dataclass(frozen=True, slots=True)
-class _Partners:
-    """What blocking needs to know about one query token, at one floor."""
+class _Reach:
+    """Where one query token can pair, whatever the floor: its partners in the vocabulary and,
+    computed when first asked for, the forms holding them."""
 
-    words: np.ndarray  #: vocabulary ids it pairs with as a word (exact, one edit, surname)
-    initials: np.ndarray  #: vocabulary ids it pairs with through an initial
-    forms: np.ndarray  #: forms holding any of them, sorted, once each: what probing it reads
-    word_gain: float  #: the most it adds to ``sum (s * w_q + (s - floor) * x)`` via a word
-    initial_gain: float  #: ... via an initial
+    def __init__(self, index: WatchlistIndex, ids: np.ndarray, sims: np.ndarray):
+        self.index = index
+        initial = sims <= INITIAL_SIM
+        #: vocabulary ids it pairs with as a word (exact, one edit, surname), with similarities
+        self.words, self.word_sims = ids[~initial], sims[~initial]
+        #: ... through an initial
+        self.initials, self.initial_sims = ids[initial], sims[initial]
+        self._forms: dict[bool, np.ndarray] = {}
+        self._bitmaps: dict[bool, np.ndarray | None] = {}
+
+    @cached_property
+    def reads(self) -> int:
+        """How many postings its partners hold (a form holding two counts twice): how common
+        the token is, known without merging anything."""
+        return self.index.postings_size(np.concatenate([self.words, self.initials]))
+
+    def gains(self, weight: float, floor: float) -> tuple[float, float]:
+        """The most the token adds to ``sum (s * w_q + (s - floor) * x)`` via a word partner,
+        and via an initial."""
+        out = []
+        for ids, sims in ((self.words, self.word_sims), (self.initials, self.initial_sims)):
+            gain = sims * weight + (sims - floor) * self.index.token_weight[ids]
+            out.append(max(0.0, float(gain.max(initial=0.0))))
+        return out[0], out[1]
+
+    def forms(self, word_only: bool) -> np.ndarray:
+        """Forms holding a partner (a word partner, with ``word_only``), sorted, once each."""
+        if word_only not in self._forms:
+            ids = self.words if word_only else np.concatenate([self.words, self.initials])
+            self._forms[word_only] = self.index.forms_of(ids)
+        return self._forms[word_only]
+
+    def bitmap(self, word_only: bool) -> np.ndarray | None:
+        """:meth:`forms` as a bitmap, for tokens on :data:`_BITMAP_FROM` forms or more."""
+        if word_only not in self._bitmaps:
+            forms = self.forms(word_only)
+            big = len(forms) >= _BITMAP_FROM
+            self._bitmaps[word_only] = _bitmap(forms, self.index.forms) if big else None
+        return self._bitmaps[word_only]
+
+
+#: One member of a cover: a query token's reach, and whether only its word partners count.
+_Probe = tuple[_Reach, bool]
 
 
 class Blocker:
@@ -80,9 +121,10 @@ class Blocker:
         self.index = index
         self.scorer = scorer
         self._scratch = _Scratch()
+        self.reach = lru_cache(maxsize=cache_size)(self._reach)
         self.partners = lru_cache(maxsize=cache_size)(self._partners)
 
-    def _partners(self, token: str, rows: int, weight: float, floor: float) -> _Partners:
+    def _reach(self, token: str, rows: int) -> _Reach:
         """``rows``: the surnames the token stands for where it stands as one."""
         index = self.index
         ids, sims = self.scorer.neighbours(token)
@@ -91,15 +133,14 @@ class Blocker:
             extra = ~np.isin(surnames, ids)
             ids = np.concatenate([ids, surnames[extra]])
             sims = np.concatenate([sims, np.full(int(extra.sum()), SURNAME_SIM, np.float32)])
-        gain = sims * weight + (sims - floor) * index.token_weight[ids]
-        initial = sims <= INITIAL_SIM
-        return _Partners(
-            ids[~initial],
-            ids[initial],
-            index.forms_of(ids),
-            max(0.0, float(gain[~initial].max(initial=0.0))),
-            max(0.0, float(gain[initial].max(initial=0.0))),
-        )
+        return _Reach(index, ids, sims)
+
+    def _partners(
+        self, token: str, rows: int, weight: float, floor: float
+    ) -> tuple[_Reach, float, float]:
+        """The token's reach, and its word and initial gains at ``floor``."""
+        reach = self.reach(token, rows)
+        return (reach, *reach.gains(weight, floor))
 
     def candidates(self, name: NormalName, weights: np.ndarray, floor: float) -> np.ndarray:
         """Forms (ids, sorted) that may score ``floor`` against ``name``: every form whose
@@ -109,58 +150,57 @@ class Blocker:
             self.partners(t, r, w, floor)
             for t, r, w in zip(name.tokens, name.rows, weights.tolist(), strict=True)
         ]
-        gains = [max(p.word_gain, p.initial_gain) for p in tokens]
+        word_gains = [g for _, g, _ in tokens]
+        initial_gains = [g for _, _, g in tokens]
+        gains = [max(g) for g in zip(word_gains, initial_gains, strict=True)]
         total = sum(gains)
         need = floor * float(weights.sum()) - 1e-6
         if total < need:
             return np.empty(0, dtype=np.int32)
-        # A *cover* is a set of query tokens whose gains the others cannot make up for: every
-        # form that can reach ``floor`` pairs with at least one token of each cover. A token
-        # the others together fall short without is a cover on its own; the rest are grouped
-        # greedily, rarest first, into disjoint covers. The forms of the cheapest cover are
-        # read and every other cover cuts them (two common surname + given name tokens meet
-        # in a few hundred forms, not the ten thousand that hold either).
-        order = sorted(range(len(tokens)), key=lambda k: len(tokens[k].forms))
-        covers = [[k] for k in order if total - gains[k] < need]
-        rest = [k for k in order if total - gains[k] >= need]
-        while rest:
-            cover, left = [], total
-            for k in rest:
-                if left < need:
-                    break
-                cover.append(k)
-                left -= gains[k]
-            if left >= need:
-                break
-            covers.append(cover)
-            rest = [k for k in rest if k not in cover]
+        covers = _covers(tokens, gains, total, need)
         if not covers:
             return np.arange(index.forms, dtype=np.int32)  # nothing rules any form out
-        covers.sort(key=lambda cover: sum(len(tokens[k].forms) for k in cover))
-        merged = len(covers[0]) > 1  # forms of several tokens: distinct but out of order
-        if merged:
-            forms = self._distinct(np.concatenate([tokens[k].forms for k in covers[0]]))
+        covers.sort(key=lambda cover: sum(len(reach.forms(w)) for reach, w in cover))
+        first = sum(len(reach.forms(w)) for reach, w in covers[0])
+        if len(covers) > 1 and first >= _BITMAP_FROM:
+            # Common tokens only: AND of the covers' bitmaps, each the OR of its members'.
+            found = _cover_bitmap(covers[0], index.forms)
+            for cover in covers[1:]:
+                found &= _cover_bitmap(cover, index.forms)
+            forms = _members(found)
         else:
-            forms = tokens[covers[0][0]].forms
-        for cover in covers[1:]:
-            if not len(forms):
-                break
-            forms = forms[self._meets(forms, [tokens[k].forms for k in cover])]
+            # The first cover is rare: read its forms and look each up in the other covers.
+            reach, word_only = covers[0][0]
+            forms = reach.forms(word_only)
+            if len(covers[0]) > 1:  # forms of several tokens: made distinct, sorted at the end
+                forms = self._distinct(np.concatenate([r.forms(w) for r, w in covers[0]]))
+            for cover in covers[1:]:
+                if not len(forms):
+                    break
+                forms = forms[_meets(forms, cover)]
         if not len(forms):
             return forms
         # Second cut, same arithmetic on the query tokens each form does pair with.
         tracked = tokens[:_MAX_BITS]
         bits = np.zeros(index.pad + 1, dtype=np.uint32)
-        for k, p in enumerate(tracked):
-            bits[p.words] |= np.uint32(1 << k)
-            bits[p.initials] |= np.uint32(1 << (k + _MAX_BITS))
-        held = _held(index, forms, bits)
+        for k, (reach, _, _) in enumerate(tracked):
+            bits[reach.words] |= np.uint32(1 << k)
+            bits[reach.initials] |= np.uint32(1 << (k + _MAX_BITS))
+        held, partnered = _held(index, forms, bits)
         by_word = held & np.uint32((1 << _MAX_BITS) - 1)
         by_initial = (held >> np.uint32(_MAX_BITS)) & ~by_word
-        gain = _subset_sums(by_word, [p.word_gain for p in tracked])
-        gain += _subset_sums(by_initial, [p.initial_gain for p in tracked])
-        kept = forms[gain + sum(gains[_MAX_BITS:]) >= need]
-        return np.sort(kept) if merged else kept
+        gain = _subset_sums(by_word, word_gains[:_MAX_BITS])
+        gain += _subset_sums(by_initial, initial_gains[:_MAX_BITS])
+        kept = gain + sum(gains[_MAX_BITS:]) >= need
+        if len(tokens) <= _MAX_BITS:
+            # Pairs are one to one: a form with m tokens that have partners pairs at most m
+            # query tokens, so only its m best gains count (Li Li is not every form with Li).
+            short = np.flatnonzero(kept & (partnered < np.bitwise_count(by_word | by_initial)))
+            if len(short):
+                best = _best(by_word[short], by_initial[short], word_gains, initial_gains)
+                kept[short] = np.choose(partnered[short], best) >= need
+        kept = forms[kept]
+        return np.sort(kept) if len(covers) == 1 or first < _BITMAP_FROM else kept
 
     def _distinct(self, forms: np.ndarray) -> np.ndarray:
         """Each id once, in no particular order: the last position written for an id is the
@@ -170,37 +210,105 @@ class Blocker:
         position[forms] = order
         return forms[position[forms] == order]
 
-    def _meets(self, forms: np.ndarray, postings: list[np.ndarray]) -> np.ndarray:
-        """Which of ``forms`` are in at least one of ``postings`` (each sorted, distinct)."""
-        if len(forms) * 16 < sum(len(p) for p in postings):  # few: binary search each list
-            meets = np.zeros(len(forms), dtype=bool)
-            for posting in postings:
-                if len(posting):
-                    at = np.searchsorted(posting, forms).clip(max=len(posting) - 1)
-                    meets |= posting[at] == forms
-            return meets
-        kept = self._scratch.flags(self.index.forms)
-        for posting in postings:
-            kept[posting] = True
-        meets = kept[forms]
-        for posting in postings:
-            kept[posting] = False
-        return meets
+
+def _covers(
+    tokens: list[tuple[_Reach, float, float]], gains: list[float], total: float, need: float
+) -> list[list[_Probe]]:
+    """Sets of probes a form that can reach ``need`` holds one of, each.
+
+    A token the others together fall short without is a cover on its own, probed through its
+    word partners alone where its initial gain cannot close the gap either; the rest are
+    grouped greedily, rarest first, into disjoint covers.
+    """
+    order = sorted(range(len(tokens)), key=lambda k: tokens[k][0].reads)
+    covers: list[list[_Probe]] = []
+    rest = []
+    for k in order:
+        reach, _, initial_gain = tokens[k]
+        left = total - gains[k]
+        if left < need:
+            covers.append([(reach, left + initial_gain < need)])
+        else:
+            rest.append(k)
+    while rest:
+        cover, left = [], total
+        for k in rest:
+            if left < need:
+                break
+            cover.append(k)
+            left -= gains[k]
+        if left >= need:
+            break
+        covers.append([(tokens[k][0], False) for k in cover])
+        rest = [k for k in rest if k not in cover]
+    distinct: dict[tuple[tuple[int, bool], ...], list[_Probe]] = {}
+    for cover in covers:  # a token twice in a name (Li Li) is one cover, not two to intersect
+        distinct.setdefault(tuple(sorted((id(r), w) for r, w in cover)), cover)
+    return list(distinct.values())
 
 
-def _held(index: WatchlistIndex, forms: np.ndarray, bits: np.ndarray) -> np.ndarray:
-    """OR of ``bits`` over each form's tokens; slots past the fourth only for long forms."""
+def _bitmap(forms: np.ndarray, size: int) -> np.ndarray:
+    """Bit ``f % 64`` of word ``f // 64`` set for each of ``forms``."""
+    bitmap = np.zeros((size + 63) // 64, dtype=np.uint64)
+    np.bitwise_or.at(
+        bitmap, forms >> 6, np.left_shift(np.uint64(1), (forms & 63).astype(np.uint64))
+    )
+    return bitmap
+
+
+def _cover_bitmap(cover: list[_Probe], size: int) -> np.ndarray:
+    """Forms holding any probe of ``cover``, as a fresh bitmap."""
+    found = np.zeros((size + 63) // 64, dtype=np.uint64)
+    for reach, word_only in cover:
+        bitmap = reach.bitmap(word_only)
+        found |= _bitmap(reach.forms(word_only), size) if bitmap is None else bitmap
+    return found
+
+
+def _members(bitmap: np.ndarray) -> np.ndarray:
+    """The forms whose bits are set, sorted: only the words with a bit set are unpacked."""
+    words = np.flatnonzero(bitmap != 0)
+    bits = np.unpackbits(bitmap[words].view(np.uint8), bitorder="little")
+    bits = np.flatnonzero(bits.view(bool))  # nonzero is several times faster on bools
+    return (words[bits >> 6] * 64 + (bits & 63)).astype(np.int32)
+
+
+def _meets(forms: np.ndarray, cover: list[_Probe]) -> np.ndarray:
+    """Which of ``forms`` hold a probe of ``cover``: a bit test where the probe has a bitmap,
+    else a binary search in its few forms."""
+    meets = np.zeros(len(forms), dtype=bool)
+    for reach, word_only in cover:
+        bitmap = reach.bitmap(word_only)
+        if bitmap is not None:
+            shift = (forms & 63).astype(np.uint64)
+            meets |= ((bitmap[forms >> 6] >> shift) & np.uint64(1)).astype(bool)
+            continue
+        posting = reach.forms(word_only)
+        if len(posting):
+            at = np.searchsorted(posting, forms).clip(max=len(posting) - 1)
+            meets |= posting[at] == forms
+    return meets
+
+
+def _held(index: WatchlistIndex, forms: np.ndarray, bits: np.ndarray) -> tuple[np.ndarray, ...]:
+    """OR of ``bits`` over each form's tokens, and how many of its tokens have any bit; slots
+    past the fourth only for long forms."""
     slots = index.slot_tok
     held = bits[slots[0].take(forms)]
+    partnered = (held != 0).astype(np.int64)
     for slot in range(1, min(_SHORT, len(slots))):
-        held |= bits[slots[slot].take(forms)]
+        got = bits[slots[slot].take(forms)]
+        held |= got
+        partnered += got != 0
     if len(slots) > _SHORT:
         rest = np.flatnonzero(index.form_len[forms] > _SHORT)
         if len(rest):
             long = forms[rest]
             for slot in range(_SHORT, len(slots)):
-                held[rest] |= bits[slots[slot].take(long)]
-    return held
+                got = bits[slots[slot].take(long)]
+                held[rest] |= got
+                partnered[rest] += got != 0
+    return held, partnered
 
 
 def _subset_sums(held: np.ndarray, gains: list[float]) -> np.ndarray:
@@ -212,3 +320,27 @@ def _subset_sums(held: np.ndarray, gains: list[float]) -> np.ndarray:
         )
         return table[held]
     return sum(((held >> np.uint32(k)) & 1) * np.float32(g) for k, g in enumerate(gains))
+
+
+def _best(
+    by_word: np.ndarray, by_initial: np.ndarray, word_gains: list[float], initial_gains: list[float]
+) -> list[np.ndarray]:
+    """``[m]``: per form, the sum of the ``m`` best gains of the query tokens it pairs with.
+
+    The gains are sorted column-wise by a sorting network (odd-even transposition, one
+    maximum and one minimum per comparator over all forms at once): ``np.sort`` along rows of
+    two to five gains pays its per-row cost thousands of times.
+    """
+    columns = [
+        np.where((by_word >> k) & 1, word, np.where((by_initial >> k) & 1, initial, 0.0))
+        for k, (word, initial) in enumerate(zip(word_gains, initial_gains, strict=True))
+    ]
+    for rank in range(len(columns)):
+        for j in range(rank % 2, len(columns) - 1, 2):
+            high = np.maximum(columns[j], columns[j + 1])
+            columns[j + 1] = np.minimum(columns[j], columns[j + 1])
+            columns[j] = high
+    best = [np.zeros(len(by_word))]
+    for column in columns:
+        best.append(best[-1] + column)
+    return best

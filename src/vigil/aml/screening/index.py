@@ -157,8 +157,14 @@ class WatchlistIndex:
         parts = [posting[start[i] : start[i + 1]] for i in token_ids.tolist()]
         if len(parts) <= 1:  # a posting list is sorted and holds each form once
             return parts[0] if parts else np.empty(0, dtype=np.int32)
-        merged = np.sort(np.concatenate(parts))  # np.unique is many times slower here
+        # np.unique is many times slower here; a stable sort merges the sorted runs
+        merged = np.sort(np.concatenate(parts), kind="stable")
         return merged[np.concatenate(([True], merged[1:] != merged[:-1]))]
+
+    def postings_size(self, token_ids: np.ndarray) -> int:
+        """How many (token, form) postings ``token_ids`` hold together."""
+        start = self._posting_start
+        return int((start[token_ids + 1] - start[token_ids]).sum())
 
     def surname_tokens(self, rows: int) -> np.ndarray:
         """Tokens standing somewhere as a surname of one of ``rows``."""

@@ -96,6 +96,8 @@ class Screener:
     #: From this many forms over the bound on, exact scores are computed all at once: cheaper
     #: than one by one for common names, dearer for the usual handful.
     bulk_from = 24
+    #: Forms scored in the first bulk chunk; later chunks double.
+    bulk_chunk = 32
 
     def __init__(
         self,
@@ -146,7 +148,12 @@ class Screener:
             floor=self.policy.threshold,
             limit=self.policy.max_hits,
         )
-        hits = tuple(self._hit(entry, form, sim, score, dob) for entry, form, sim, score in found)
+        entries = np.fromiter((entry for entry, *_ in found), dtype=np.int64, count=len(found))
+        verdicts = self.births.evidence(entries, dob).tolist()  # all hits at once
+        hits = tuple(
+            self._hit(entry, form, sim, score, verdict)
+            for (entry, form, sim, score), verdict in zip(found, verdicts, strict=True)
+        )
         return ScreeningResult(
             name, country, kind, at or datetime.now(UTC), self.list_version, hits, dob
         )
@@ -196,16 +203,18 @@ class Screener:
         # already exceeds any boosted score.
         bound = raw + boost * np.maximum(0.0, 1.0 - raw) - penalty
         near = np.flatnonzero(bound >= floor)
-        if len(near) >= self.bulk_from:
-            return self._ranked_bulk(
-                query, weights, forms, sim, bound, penalty, boost, near, floor, limit
-            )
-        # Exact scores in decreasing order of the bound; stop once no bound can beat the
-        # limit-th best entry found (bounds never understate, so nothing is lost).
+        # The scan: forms in decreasing order of the bound. An entry ranks by its best score,
+        # ties by where the scan met the form that scored it; once ``limit`` entries are found
+        # and no bound left beats the limit-th score, nothing left can enter the top (bounds
+        # never understate, and a tie met later ranks lower), so the scan stops there.
         order = near[np.argsort(-bound[near], kind="stable")]
-        best: dict[int, tuple[int, int, float, float]] = {}
+        if len(order) >= self.bulk_from:
+            return self._ranked_bulk(
+                query, weights, forms, sim, bound, penalty, boost, order, floor, limit
+            )
+        best: dict[int, tuple[int, int, float, float, int]] = {}
         w = weights.tolist()
-        for k in order.tolist():
+        for position, k in enumerate(order.tolist()):
             entry = int(index.form_entry[forms[k]])
             if limit is not None and len(best) >= limit:
                 kth = sorted((v[3] for v in best.values()), reverse=True)[limit - 1]
@@ -216,8 +225,9 @@ class Screener:
             similarity = self.scorer.exact(query, w, int(forms[k]), sim[:, k, :])
             score = similarity + float(boost[k]) * (1.0 - similarity) - float(penalty[k])
             if score >= floor and (entry not in best or score > best[entry][3]):
-                best[entry] = (entry, int(forms[k]), similarity, score)
-        return sorted(best.values(), key=lambda hit: -hit[3])[:limit]
+                best[entry] = (entry, int(forms[k]), similarity, score, position)
+        ranked = sorted(best.values(), key=lambda hit: (-hit[3], hit[4]))[:limit]
+        return [hit[:4] for hit in ranked]
 
     def _ranked_bulk(
         self,
@@ -228,41 +238,48 @@ class Screener:
         bound: np.ndarray,
         penalty: np.ndarray,
         boost: np.ndarray,
-        near: np.ndarray,
+        order: np.ndarray,
         floor: float,
         limit: int | None,
     ) -> list[tuple[int, int, float, float]]:
-        """What the scan in :meth:`match` returns, for many forms at once: exact scores
-        vectorised (:meth:`~.score.FormScorer.exact_many`), one per entry (its best score, the
-        earliest in the scan on a tie), entries by score, then by where the scan met them."""
-        near = near[np.argsort(-bound[near], kind="stable")]
-        similarity = self.scorer.exact_many(query, weights, forms[near], sim[:, near, :])
-        lift = boost[near].astype(np.float64)
-        score = similarity + lift * (1.0 - similarity) - penalty[near].astype(np.float64)
-        kept = np.flatnonzero(score >= floor)  # positions in the scan, in scan order
-        if not len(kept):
+        """What the scan in :meth:`match` returns, scoring many forms at once
+        (:meth:`~.score.FormScorer.exact_many`, bit-identical to ``exact``): chunks of the scan
+        in turn, each twice the last, with the scan's stopping test between chunks. A common
+        name (Wahyudi on 300 listed forms) finds its ``limit`` exact namesakes in the first
+        chunk and scores no more."""
+        entry_of = self.index.form_entry
+        found: list[tuple[np.ndarray, ...]] = []  # (position, entry, similarity, score)
+        start, size = 0, self.bulk_chunk
+        while start < len(order):
+            part = order[start : start + size]
+            similarity = self.scorer.exact_many(query, weights, forms[part], sim[:, part, :])
+            lift = boost[part].astype(np.float64)
+            score = similarity + lift * (1.0 - similarity) - penalty[part].astype(np.float64)
+            kept = np.flatnonzero(score >= floor)
+            if len(kept):
+                found.append(
+                    (kept + start, entry_of[forms[part[kept]]], similarity[kept], score[kept])
+                )
+            start += len(part)
+            size *= 2
+            if limit is None or not found or start >= len(order):
+                continue
+            position, entry, _, score = (np.concatenate(c) for c in zip(*found, strict=True))
+            ranked = _ranked(position, entry, score)
+            if len(ranked) >= limit and bound[order[start]] <= score[ranked[limit - 1]]:
+                break
+        if not found:
             return []
-        entry = self.index.form_entry[forms[near[kept]]]
-        by_entry = np.lexsort((kept, -score[kept], entry))
-        first = np.concatenate(([True], entry[by_entry][1:] != entry[by_entry][:-1]))
-        best = by_entry[first]
-        met = np.minimum.reduceat(kept[by_entry], np.flatnonzero(first))
-        ranked = best[np.lexsort((met, -score[kept][best]))][:limit]
+        position, entry, similarity, score = (np.concatenate(c) for c in zip(*found, strict=True))
         return [
-            (
-                int(entry[r]),
-                int(forms[near[kept[r]]]),
-                float(similarity[kept[r]]),
-                float(score[kept[r]]),
-            )
-            for r in ranked
+            (int(entry[r]), int(forms[order[position[r]]]), float(similarity[r]), float(score[r]))
+            for r in _ranked(position, entry, score)[:limit].tolist()
         ]
 
     def _hit(
-        self, entry: int, form: int, similarity: float, score: float, dob: date | None
+        self, entry: int, form: int, similarity: float, score: float, evidence: int
     ) -> ScreeningHit:
         e = self.index.entries[entry]
-        evidence = int(self.births.evidence(np.array([entry]), dob)[0])
         return ScreeningHit(
             e.entry_id,
             e.list,
@@ -274,3 +291,12 @@ class Screener:
             round(similarity, 4),
             EVIDENCE[evidence],
         )
+
+
+def _ranked(position: np.ndarray, entry: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Indices of each entry's best form (the earliest met on a tie), ranked by score, then by
+    where the scan met it."""
+    by_entry = np.lexsort((position, -score, entry))
+    first = np.concatenate(([True], entry[by_entry][1:] != entry[by_entry][:-1]))
+    best = by_entry[first]
+    return best[np.lexsort((position[best], -score[best]))]
