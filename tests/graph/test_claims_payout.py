@@ -12,19 +12,25 @@ import pytest
 import torch
 
 from vigil.graph.claims import (
+    RECORD_FIELDS,
     ClaimsConfig,
     ClaimsHistory,
+    ClaimsScorer,
     ClaimView,
     FeatureSpace,
     compare,
+    fit_model,
     graph_batch,
     markdown_table,
     neighbour_matrix,
     read_typology,
+    score_rows,
     simulate_claims,
     threshold_for_accuracy,
+    time_split,
 )
 from vigil.graph.sampler import NeighborSampler
+from vigil.graph.store import to_micros
 from vigil.schema.io import read_table
 from vigil.world.claims import TYPOLOGY_COLUMN
 
@@ -58,11 +64,13 @@ def _features(frame: pl.DataFrame, claim_id: str, space: FeatureSpace | None = N
             edge_index.numpy()], space  # fmt: skip
 
 
-def _ring_mate(frame: pl.DataFrame, row: int, ts_us: int, claim_id: str) -> pl.DataFrame:
+def _ring_mate(
+    frame: pl.DataFrame, row: int, ts_us: int, claim_id: str, claimant: str = "P-MATE"
+) -> pl.DataFrame:
     """Another claimant's claim giving claim ``row``'s phone and payout account at ``ts_us``."""
     mate = frame.slice(row, 1).with_columns(
         claim_id=pl.lit(claim_id),
-        claimant_id=pl.lit("P-SOMEONE-ELSE"),
+        claimant_id=pl.lit(claimant),
         ts=pl.lit(ts_us).cast(pl.Datetime("us", "UTC")),
     )
     return pl.concat([frame, mate])
@@ -91,6 +99,32 @@ def test_payout_scoring_sees_nothing_at_or_after_the_payout_instant(claims):
     # phone and bank: one more claim and one more claimant each
     assert (just_before[0][0, [1, 3], 0] == base[0][0, [1, 3], 0] + 1).all()
     assert (just_before[0][0, [1, 3], 2] == base[0][0, [1, 3], 2] + 1).all()
+
+
+def test_an_open_claim_posted_again_at_payout_sees_the_ring_mates_filed_since(claims):
+    """Online, a payout model is asked again when the claim is paid: the same claim posted
+    again is scored against the history then held, which now has the ring-mate filed after
+    it, and scores as the bulk scorer scores it on that history."""
+    history = ClaimsHistory.of(claims, PAYOUT)
+    split = time_split(history, to_micros(START + timedelta(days=90)), PAYOUT.validation_share)
+    model = fit_model(history, split, "lgbm_neighbour", PAYOUT)
+    row = int(split.test[0])
+    upto = claims.head(row + 1)
+    scorer = ClaimsScorer(model, ClaimsHistory.of(upto, PAYOUT))
+    record = {f: upto.row(row, named=True)[f] for f in RECORD_FIELDS}
+    at_filing = scorer.score([record])[0]
+    bulk = upto
+    for day in (1, 2):  # two ring-mates: one other claimant on a phone could be a relative
+        mate = record | {"claim_id": f"CL-MATE-{day}", "claimant_id": f"P-MATE-{day}"}
+        mate["ts"] = record["ts"] + timedelta(days=day)
+        scorer.score([mate])
+        bulk = _ring_mate(bulk, row, to_micros(mate["ts"]), mate["claim_id"], mate["claimant_id"])
+    at_payout = scorer.score([record])[0]
+    assert at_payout.raw != at_filing.raw
+    assert {r.code for r in at_payout.reasons} >= {"shared_phone", "shared_bank_account"}
+    assert not {r.code for r in at_filing.reasons} & {"shared_phone", "shared_bank_account"}
+    bulk = ClaimsHistory.of(bulk, PAYOUT)
+    assert score_rows(model, bulk, np.array([row]))[0] == at_payout
 
 
 def test_at_filing_a_claim_sees_itself_and_nothing_filed_after(claims):
