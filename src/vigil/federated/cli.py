@@ -41,6 +41,8 @@ Clip = Annotated[float, typer.Option(help="DP clipping norm (per example, or per
 Mu = Annotated[float, typer.Option(help="FedProx proximal term (with --strategy fedprox).")]
 Epochs = Annotated[int, typer.Option(min=1, help="MLP: local epochs per round.")]
 Trees = Annotated[int, typer.Option(min=1, help="GBDT: trees each client grows per round.")]
+TreeRate = Annotated[float, typer.Option(help="GBDT: learning rate of each client's trees.")]
+Leaves = Annotated[int, typer.Option(min=2, help="GBDT: leaves per tree.")]
 TreeStrategy = Annotated[
     str,
     typer.Option(
@@ -110,7 +112,9 @@ def simulate(
     local_epochs: Epochs = 1,
     batch_size: Batch = 512,
     learning_rate: Rate = 2e-3,
-    local_trees: Trees = 3,
+    local_trees: Trees = 12,
+    tree_learning_rate: TreeRate = 0.2,
+    num_leaves: Leaves = 15,
     tree_strategy: TreeStrategy = "bagging",
     seed: Seed = 0,
     quiet: Quiet = False,
@@ -134,6 +138,8 @@ def simulate(
         batch_size=batch_size,
         learning_rate=learning_rate,
         local_trees=local_trees,
+        tree_learning_rate=tree_learning_rate,
+        num_leaves=num_leaves,
         tree_strategy=tree_strategy,
         seed=seed,
     )
@@ -156,7 +162,9 @@ def deploy(
     noise_multiplier: Noise = 1.0,
     clip_norm: Clip = 1.0,
     proximal_mu: Mu = 0.01,
-    local_trees: Trees = 3,
+    local_trees: Trees = 12,
+    tree_learning_rate: TreeRate = 0.2,
+    num_leaves: Leaves = 15,
     tree_strategy: TreeStrategy = "bagging",
     port: Annotated[int, typer.Option(help="SuperLink port on 127.0.0.1.")] = 19093,
     node_port: Annotated[
@@ -178,6 +186,8 @@ def deploy(
         clip_norm=clip_norm,
         proximal_mu=proximal_mu if strategy == "fedprox" else 0.0,
         local_trees=local_trees,
+        tree_learning_rate=tree_learning_rate,
+        num_leaves=num_leaves,
         tree_strategy=tree_strategy,
     )
     deployment = run(pools, cfg, out, port, node_port, timeout, echo=console.print)
