@@ -1468,7 +1468,8 @@ def compare(
     Each row holds the test metrics at three thresholds set on validation: ``review`` (90%
     recall; unprefixed keys), ``acc_`` (the most recall that keeps 95% accuracy) and ``f1_``
     (best F1); and at each, recall on the frauds linked or not when scored and, given the
-    world's ``typology`` (claim_id, :data:`TYPOLOGY_COLUMN`), on ring and on lone fraud."""
+    world's ``typology`` (claim_id, :data:`TYPOLOGY_COLUMN`), on ring and on lone fraud and on
+    the ring claims with no trace yet (a ring's first claims)."""
     config = config or ClaimsConfig()
     history = ClaimsHistory.of(frame.sort("ts", maintain_order=True), config)
     split = time_split(history, to_micros(until), config.validation_share)
@@ -1480,7 +1481,8 @@ def compare(
         kinds = dict(typology.select("claim_id", TYPOLOGY_COLUMN).iter_rows())
         ids = history.frame.get_column("claim_id").gather(split.test).to_list()
         kind = np.array([kinds.get(c) for c in ids], dtype=object)
-        groups |= {"ring": fraud & (kind == "ring"), "lone": fraud & (kind == "lone")}
+        ring = fraud & (kind == "ring")
+        groups |= {"ring": ring, "lone": fraud & (kind == "lone"), "ring_unlinked": ring & ~linked}
     results = []
     for name in models:
         began = perf_counter()
