@@ -204,12 +204,14 @@ def test_planted_hits_are_found_and_bait_is_not(world) -> None:
     assert false["account_id"].n_unique() / accounts.height < 0.05  # homonyms included
 
 
-@pytest.mark.parametrize("bitmap_from", [1024, 8])
-def test_blocking_finds_what_brute_force_finds(world, monkeypatch, bitmap_from) -> None:
+@pytest.mark.parametrize(("bitmap_from", "cut_from"), [(1024, 64), (1024, 0), (8, 0)])
+def test_blocking_finds_what_brute_force_finds(world, monkeypatch, bitmap_from, cut_from) -> None:
     """Candidates from the index hold every form that an exhaustive scan scores >= floor,
-    whether covers are intersected id by id or (``bitmap_from`` low) as bitmaps."""
+    whether covers are intersected id by id or (``bitmap_from`` low) as bitmaps, and whether
+    the second cut runs on few forms or (``cut_from`` 0) on all."""
     accounts, _, list_screener = world
     monkeypatch.setattr(blocking, "_BITMAP_FROM", bitmap_from)
+    monkeypatch.setattr(blocking, "_CUT_FROM", cut_from)
     screener = Screener(list_screener.index.entries, known=list_screener.scorer.known)
     index, scorer = screener.index, screener.scorer
     every = np.arange(index.forms, dtype=np.int32)

@@ -22,7 +22,7 @@ the scorer would accept at ``floor`` is lost (tests check it against an exhausti
 from __future__ import annotations
 
 import threading
-from functools import cached_property, lru_cache
+from functools import lru_cache
 
 import numpy as np
 
@@ -50,6 +50,11 @@ _SHORT = 4
 #: per listed form: covers of common tokens are then intersected 64 forms at a time (3,500
 #: machine words for 222,000 forms) instead of id by id over thousands of ids.
 _BITMAP_FROM = 1024
+#: Common probes whose bitmaps are kept, 28 kB each on a 100,000-entry list.
+_BITMAP_CACHE = 256
+#: Fewer forms than this left by the covers go straight to the scorer's bound, which is
+#: tighter: the second cut's dozen numpy calls cost more than bounding a few dozen forms.
+_CUT_FROM = 64
 
 
 class _Scratch(threading.local):
@@ -69,21 +74,18 @@ class _Reach:
     """Where one query token can pair, whatever the floor: its partners in the vocabulary and,
     computed when first asked for, the forms holding them."""
 
-    def __init__(self, index: WatchlistIndex, ids: np.ndarray, sims: np.ndarray):
-        self.index = index
+    def __init__(self, blocker: Blocker, ids: np.ndarray, sims: np.ndarray):
+        self.index = blocker.index
+        self.bitmaps = blocker.bitmaps
         initial = sims <= INITIAL_SIM
         #: vocabulary ids it pairs with as a word (exact, one edit, surname), with similarities
         self.words, self.word_sims = ids[~initial], sims[~initial]
         #: ... through an initial
         self.initials, self.initial_sims = ids[initial], sims[initial]
+        self._ids = {True: self.words, False: ids}
+        self._reads: dict[bool, int] = {}
         self._forms: dict[bool, np.ndarray] = {}
-        self._bitmaps: dict[bool, np.ndarray | None] = {}
-
-    @cached_property
-    def reads(self) -> int:
-        """How many postings its partners hold (a form holding two counts twice): how common
-        the token is, known without merging anything."""
-        return self.index.postings_size(np.concatenate([self.words, self.initials]))
+        self._rare: dict[bool, np.ndarray] = {}
 
     def gains(self, weight: float, floor: float) -> tuple[float, float]:
         """The most the token adds to ``sum (s * w_q + (s - floor) * x)`` via a word partner,
@@ -94,20 +96,30 @@ class _Reach:
             out.append(max(0.0, float(gain.max(initial=0.0))))
         return out[0], out[1]
 
+    def reads(self, word_only: bool) -> int:
+        """How many postings its partners (its word partners, with ``word_only``) hold, a form
+        holding two counting twice: how common the token is, known without merging anything."""
+        if word_only not in self._reads:
+            self._reads[word_only] = self.index.postings_size(self._ids[word_only])
+        return self._reads[word_only]
+
     def forms(self, word_only: bool) -> np.ndarray:
         """Forms holding a partner (a word partner, with ``word_only``), sorted, once each."""
         if word_only not in self._forms:
-            ids = self.words if word_only else np.concatenate([self.words, self.initials])
-            self._forms[word_only] = self.index.forms_of(ids)
+            self._forms[word_only] = self.index.forms_of(self._ids[word_only])
         return self._forms[word_only]
 
-    def bitmap(self, word_only: bool) -> np.ndarray | None:
-        """:meth:`forms` as a bitmap, for tokens on :data:`_BITMAP_FROM` forms or more."""
-        if word_only not in self._bitmaps:
-            forms = self.forms(word_only)
-            big = len(forms) >= _BITMAP_FROM
-            self._bitmaps[word_only] = _bitmap(forms, self.index.forms) if big else None
-        return self._bitmaps[word_only]
+    def mark(self, bitmap: np.ndarray, word_only: bool) -> None:
+        """Set the bits of :meth:`forms` in ``bitmap``: common partners OR their own bitmaps,
+        the rare ones (typos, other spellings) set their few bits, and nothing is merged."""
+        if word_only not in self._rare:
+            ids = self._ids[word_only]
+            rare = [i for i in ids.tolist() if i not in self.bitmaps]
+            self._rare[word_only] = self.index.forms_of(np.asarray(rare, dtype=np.int32))
+        for i in self._ids[word_only].tolist():
+            if i in self.bitmaps:
+                bitmap |= self.bitmaps[i]
+        _set(bitmap, self._rare[word_only])
 
 
 #: One member of a cover: a query token's reach, and whether only its word partners count.
@@ -121,8 +133,22 @@ class Blocker:
         self.index = index
         self.scorer = scorer
         self._scratch = _Scratch()
+        #: each vocabulary token on :data:`_BITMAP_FROM` forms or more, as a bitmap of its forms
+        #: (a few hundred tokens of a 100,000-entry list, 28 kB each)
+        self.bitmaps: dict[int, np.ndarray] = {}
+        words = (index.forms + 63) // 64
+        for token in np.flatnonzero(index.posting_sizes() >= _BITMAP_FROM).tolist():
+            self.bitmaps[token] = np.zeros(words, dtype=np.uint64)
+            _set(self.bitmaps[token], index.forms_of(np.array([token])))
         self.reach = lru_cache(maxsize=cache_size)(self._reach)
         self.partners = lru_cache(maxsize=cache_size)(self._partners)
+        self.bitmap = lru_cache(maxsize=_BITMAP_CACHE)(self._bitmap)
+
+    def _bitmap(self, reach: _Reach, word_only: bool) -> np.ndarray:
+        """The forms a probe reads, as a bitmap (shared: never to be written)."""
+        bitmap = np.zeros((self.index.forms + 63) // 64, dtype=np.uint64)
+        reach.mark(bitmap, word_only)
+        return bitmap
 
     def _reach(self, token: str, rows: int) -> _Reach:
         """``rows``: the surnames the token stands for where it stands as one."""
@@ -133,7 +159,7 @@ class Blocker:
             extra = ~np.isin(surnames, ids)
             ids = np.concatenate([ids, surnames[extra]])
             sims = np.concatenate([sims, np.full(int(extra.sum()), SURNAME_SIM, np.float32)])
-        return _Reach(index, ids, sims)
+        return _Reach(self, ids, sims)
 
     def _partners(
         self, token: str, rows: int, weight: float, floor: float
@@ -160,13 +186,18 @@ class Blocker:
         covers = _covers(tokens, gains, total, need)
         if not covers:
             return np.arange(index.forms, dtype=np.int32)  # nothing rules any form out
-        covers.sort(key=lambda cover: sum(len(reach.forms(w)) for reach, w in cover))
-        first = sum(len(reach.forms(w)) for reach, w in covers[0])
-        if len(covers) > 1 and first >= _BITMAP_FROM:
+        covers.sort(key=lambda cover: sum(reach.reads(w) for reach, w in cover))
+        bitmaps = len(covers) > 1 and sum(r.reads(w) for r, w in covers[0]) >= _BITMAP_FROM
+        if bitmaps:
             # Common tokens only: AND of the covers' bitmaps, each the OR of its members'.
-            found = _cover_bitmap(covers[0], index.forms)
+            found = np.zeros((index.forms + 63) // 64, dtype=np.uint64)
+            for reach, word_only in covers[0]:
+                found |= self.bitmap(reach, word_only)
             for cover in covers[1:]:
-                found &= _cover_bitmap(cover, index.forms)
+                other = self.bitmap(*cover[0])
+                for reach, word_only in cover[1:]:
+                    other = other | self.bitmap(reach, word_only)
+                found &= other
             forms = _members(found)
         else:
             # The first cover is rare: read its forms and look each up in the other covers.
@@ -177,9 +208,10 @@ class Blocker:
             for cover in covers[1:]:
                 if not len(forms):
                     break
-                forms = forms[_meets(forms, cover)]
-        if not len(forms):
-            return forms
+                forms = forms[self._meets(forms, cover)]
+        ordered = bitmaps or len(covers[0]) == 1
+        if len(forms) < max(_CUT_FROM, 1):
+            return forms if ordered else np.sort(forms)
         # Second cut, same arithmetic on the query tokens each form does pair with.
         tracked = tokens[:_MAX_BITS]
         bits = np.zeros(index.pad + 1, dtype=np.uint32)
@@ -200,7 +232,23 @@ class Blocker:
                 best = _best(by_word[short], by_initial[short], word_gains, initial_gains)
                 kept[short] = np.choose(partnered[short], best) >= need
         kept = forms[kept]
-        return np.sort(kept) if len(covers) == 1 or first < _BITMAP_FROM else kept
+        return kept if ordered else np.sort(kept)
+
+    def _meets(self, forms: np.ndarray, cover: list[_Probe]) -> np.ndarray:
+        """Which of ``forms`` hold a probe of ``cover``: a bit test where the probe is common,
+        else a binary search in its few forms."""
+        meets = np.zeros(len(forms), dtype=bool)
+        for reach, word_only in cover:
+            if reach.reads(word_only) >= _BITMAP_FROM:
+                bitmap = self.bitmap(reach, word_only)
+                shift = (forms & 63).astype(np.uint64)
+                meets |= ((bitmap[forms >> 6] >> shift) & np.uint64(1)).astype(bool)
+                continue
+            posting = reach.forms(word_only)
+            if len(posting):
+                at = np.searchsorted(posting, forms).clip(max=len(posting) - 1)
+                meets |= posting[at] == forms
+        return meets
 
     def _distinct(self, forms: np.ndarray) -> np.ndarray:
         """Each id once, in no particular order: the last position written for an id is the
@@ -220,7 +268,7 @@ def _covers(
     word partners alone where its initial gain cannot close the gap either; the rest are
     grouped greedily, rarest first, into disjoint covers.
     """
-    order = sorted(range(len(tokens)), key=lambda k: tokens[k][0].reads)
+    order = sorted(range(len(tokens)), key=lambda k: tokens[k][0].reads(False))
     covers: list[list[_Probe]] = []
     rest = []
     for k in order:
@@ -247,22 +295,10 @@ def _covers(
     return list(distinct.values())
 
 
-def _bitmap(forms: np.ndarray, size: int) -> np.ndarray:
-    """Bit ``f % 64`` of word ``f // 64`` set for each of ``forms``."""
-    bitmap = np.zeros((size + 63) // 64, dtype=np.uint64)
-    np.bitwise_or.at(
-        bitmap, forms >> 6, np.left_shift(np.uint64(1), (forms & 63).astype(np.uint64))
-    )
-    return bitmap
-
-
-def _cover_bitmap(cover: list[_Probe], size: int) -> np.ndarray:
-    """Forms holding any probe of ``cover``, as a fresh bitmap."""
-    found = np.zeros((size + 63) // 64, dtype=np.uint64)
-    for reach, word_only in cover:
-        bitmap = reach.bitmap(word_only)
-        found |= _bitmap(reach.forms(word_only), size) if bitmap is None else bitmap
-    return found
+def _set(bitmap: np.ndarray, forms: np.ndarray) -> None:
+    """Set bit ``f % 64`` of word ``f // 64`` for each of ``forms``."""
+    bits = np.left_shift(np.uint64(1), (forms & 63).astype(np.uint64))
+    np.bitwise_or.at(bitmap, forms >> 6, bits)
 
 
 def _members(bitmap: np.ndarray) -> np.ndarray:
@@ -271,23 +307,6 @@ def _members(bitmap: np.ndarray) -> np.ndarray:
     bits = np.unpackbits(bitmap[words].view(np.uint8), bitorder="little")
     bits = np.flatnonzero(bits.view(bool))  # nonzero is several times faster on bools
     return (words[bits >> 6] * 64 + (bits & 63)).astype(np.int32)
-
-
-def _meets(forms: np.ndarray, cover: list[_Probe]) -> np.ndarray:
-    """Which of ``forms`` hold a probe of ``cover``: a bit test where the probe has a bitmap,
-    else a binary search in its few forms."""
-    meets = np.zeros(len(forms), dtype=bool)
-    for reach, word_only in cover:
-        bitmap = reach.bitmap(word_only)
-        if bitmap is not None:
-            shift = (forms & 63).astype(np.uint64)
-            meets |= ((bitmap[forms >> 6] >> shift) & np.uint64(1)).astype(bool)
-            continue
-        posting = reach.forms(word_only)
-        if len(posting):
-            at = np.searchsorted(posting, forms).clip(max=len(posting) - 1)
-            meets |= posting[at] == forms
-    return meets
 
 
 def _held(index: WatchlistIndex, forms: np.ndarray, bits: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -161,6 +161,10 @@ class WatchlistIndex:
         merged = np.sort(np.concatenate(parts), kind="stable")
         return merged[np.concatenate(([True], merged[1:] != merged[:-1]))]
 
+    def posting_sizes(self) -> np.ndarray:
+        """How many forms hold each vocabulary token."""
+        return np.diff(self._posting_start)
+
     def postings_size(self, token_ids: np.ndarray) -> int:
         """How many (token, form) postings ``token_ids`` hold together."""
         start = self._posting_start
