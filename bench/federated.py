@@ -180,6 +180,7 @@ def markdown(report: dict) -> str:
                 v = np.mean(list(values.values())) if pool == "mean" else values[pool]
                 cells.append(f"{v:.3f}")
             lines.append(f"| {pool} | " + " | ".join(cells) + " |")
+    lines += ["", *_curves(report)]
     lines += ["", "| run | rounds | bytes down / round | bytes up / round | s / round | wall s |"]
     lines.append("|---|---:|---:|---:|---:|---:|")
     for name, run in report.items():
@@ -193,6 +194,23 @@ def markdown(report: dict) -> str:
                 f"{run['seconds']:.0f} |"
             )
     return "\n".join(lines)
+
+
+def _curves(report: dict, marks: tuple[int, ...] = (1, 5, 10, 15, 20, 25, 30)) -> list[str]:
+    """Held-out AUPRC by round (rows-weighted over the pools, from the clients' evaluations),
+    and ε spent so far where the run is private."""
+    lines = ["| run | " + " | ".join(str(m) for m in marks) + " |"]
+    lines.append("|---|" + "---:|" * len(marks))
+    for name, run in report.items():
+        if not (isinstance(run, dict) and "rounds" in run):
+            continue
+        rounds = {r["round"]: r for r in run["rounds"]}
+        for key, label in (("test_auprc", name), ("epsilon", f"ε ({name})")):
+            if not any(key in r for r in rounds.values()):
+                continue
+            cells = [f"{rounds[m][key]:.3f}" if key in rounds.get(m, {}) else "" for m in marks]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _title(report: dict, run: str) -> str:
