@@ -1495,9 +1495,9 @@ def compare(
             ("f1_", model.metrics["threshold_f1"]),
         ):
             metrics = classification_metrics(raw, y_test, threshold)
-            if prefix:
-                metrics = {k: metrics[k] for k in ("accuracy", "precision", "recall")} | {
-                    "flagged_share": metrics["flagged_share"]
+            if prefix:  # the threshold-free figures (AUPRC, ROC AUC, counts) once, unprefixed
+                metrics = {
+                    k: metrics[k] for k in ("accuracy", "precision", "recall", "flagged_share")
                 }
             row.update({f"{prefix}{k}": v for k, v in metrics.items()})
             row[f"{prefix}threshold"] = threshold
