@@ -322,3 +322,22 @@ def test_bulk_and_one_by_one_ranking_agree(world, monkeypatch) -> None:
     assert answers[0, 1] == answers[0, 10**9] == answers[10**9, 1]
     assert sum(map(len, answers[0, 1])) > 50
     assert work[0, 1] < work[0, 10**9]  # the scan stopped early somewhere
+
+
+def test_a_forms_bound_does_not_depend_on_the_other_forms(world) -> None:
+    """The scan's order, and so which of an entry's equal-scoring names is shown, must not
+    change with how many forms blocking lets through."""
+    accounts, _, screener = world
+    index, scorer = screener.index, screener.scorer
+    compared = 0
+    for name in accounts["name"].sample(30, seed=3).to_list():
+        query = normalize(name)
+        weights = index.weights(query)
+        forms = screener.blocker.candidates(query, weights, 0.3)
+        batch = scorer.bound(weights, forms, scorer.similarities(query, forms))
+        for k, form in enumerate(forms[:40].tolist()):
+            one = np.array([form], dtype=np.int32)
+            alone = scorer.bound(weights, one, scorer.similarities(query, one))
+            assert alone.tobytes() == batch[k : k + 1].tobytes(), (name, form)
+            compared += 1
+    assert compared > 300

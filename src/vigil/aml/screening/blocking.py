@@ -264,35 +264,53 @@ def _covers(
 ) -> list[list[_Probe]]:
     """Sets of probes a form that can reach ``need`` holds one of, each.
 
-    A token the others together fall short without is a cover on its own, probed through its
-    word partners alone where its initial gain cannot close the gap either; the rest are
-    grouped greedily, rarest first, into disjoint covers.
+    A form without any partner of a query token loses the token's gain; without a word
+    partner, it loses the gain less what an initial still brings. Probes whose losses together
+    exceed the slack ``total - need`` are a cover. A token the others together fall short
+    without is a cover on its own, probed through its words alone where its initial cannot
+    close the gap either; the other tokens, and then the word partners of every token not
+    already required as words, are grouped greedily, rarest first, into disjoint covers. The
+    word covers matter where initials are shared: Chieh and Ching both stand for the initials
+    C, Z, Q and J, so the forms holding either token and those holding the other meet on every
+    form with such an initial.
     """
-    order = sorted(range(len(tokens)), key=lambda k: tokens[k][0].reads(False))
+    slack = total - need
     covers: list[list[_Probe]] = []
-    rest = []
-    for k in order:
+    rest, as_word = [], set()
+    for k in sorted(range(len(tokens)), key=lambda k: tokens[k][0].reads(False)):
         reach, _, initial_gain = tokens[k]
-        left = total - gains[k]
-        if left < need:
-            covers.append([(reach, left + initial_gain < need)])
+        if gains[k] > slack:
+            if gains[k] - initial_gain > slack:
+                as_word.add(k)
+            covers.append([(reach, k in as_word)])
         else:
             rest.append(k)
-    while rest:
-        cover, left = [], total
-        for k in rest:
-            if left < need:
-                break
-            cover.append(k)
-            left -= gains[k]
-        if left >= need:
-            break
-        covers.append([(tokens[k][0], False) for k in cover])
-        rest = [k for k in rest if k not in cover]
+    covers += _grouped([(tokens[k][0], False, gains[k]) for k in rest], slack)
+    words = [k for k in range(len(tokens)) if k not in as_word]
+    words.sort(key=lambda k: tokens[k][0].reads(True))
+    covers += _grouped([(tokens[k][0], True, gains[k] - tokens[k][2]) for k in words], slack)
     distinct: dict[tuple[tuple[int, bool], ...], list[_Probe]] = {}
     for cover in covers:  # a token twice in a name (Li Li) is one cover, not two to intersect
         distinct.setdefault(tuple(sorted((id(r), w) for r, w in cover)), cover)
     return list(distinct.values())
+
+
+def _grouped(probes: list[tuple[_Reach, bool, float]], slack: float) -> list[list[_Probe]]:
+    """Disjoint covers from ``(reach, word_only, loss)`` in order, each the shortest prefix of
+    what is left whose losses exceed ``slack``."""
+    covers: list[list[_Probe]] = []
+    while probes:
+        cover, lost = [], 0.0
+        for reach, word_only, loss in probes:
+            if lost > slack:
+                break
+            cover.append((reach, word_only))
+            lost += loss
+        if lost <= slack:
+            break
+        covers.append(cover)
+        probes = probes[len(cover) :]
+    return covers
 
 
 def _set(bitmap: np.ndarray, forms: np.ndarray) -> None:

@@ -140,7 +140,10 @@ class FormScorer:
         paired = min(len(weights), len(index.form_top)) - 1
         form_side = np.minimum(form_side, index.form_top[paired][forms])
         total = float(weights.sum()) + index.form_weight[forms]
-        return (weights @ sim.max(axis=2) + form_side) / np.maximum(total, 1e-9)
+        # summed row by row, not by a matrix product, whose rounding depends on how many
+        # forms there are: a form's bound, and so where the scan meets it, is its own
+        query_side = (weights[:, None] * sim.max(axis=2)).sum(axis=0)
+        return (query_side + form_side) / np.maximum(total, 1e-9)
 
     def exact_many(
         self, name: NormalName, weights: np.ndarray, forms: np.ndarray, sim: np.ndarray
