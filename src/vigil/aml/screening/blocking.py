@@ -50,8 +50,8 @@ _SHORT = 4
 #: per listed form: covers of common tokens are then intersected 64 forms at a time (3,500
 #: machine words for 222,000 forms) instead of id by id over thousands of ids.
 _BITMAP_FROM = 1024
-#: Common probes whose bitmaps are kept, 28 kB each on a 100,000-entry list.
-_BITMAP_CACHE = 256
+#: Common tokens whose word partners' bitmap is kept, 28 kB each on a 100,000-entry list.
+_BITMAP_CACHE = 1024
 #: Fewer forms than this left by the covers go straight to the scorer's bound, which is
 #: tighter: the second cut's dozen numpy calls cost more than bounding a few dozen forms.
 _CUT_FROM = 64
@@ -109,17 +109,18 @@ class _Reach:
             self._forms[word_only] = self.index.forms_of(self._ids[word_only])
         return self._forms[word_only]
 
-    def mark(self, bitmap: np.ndarray, word_only: bool) -> None:
-        """Set the bits of :meth:`forms` in ``bitmap``: common partners OR their own bitmaps,
-        the rare ones (typos, other spellings) set their few bits, and nothing is merged."""
-        if word_only not in self._rare:
-            ids = self._ids[word_only]
+    def mark(self, bitmap: np.ndarray, initials: bool) -> None:
+        """Set in ``bitmap`` the bits of the forms holding a word partner (with ``initials``,
+        an initial partner): common partners OR their own bitmaps, the rare ones (typos, other
+        spellings) set their few bits, and nothing is merged."""
+        ids = self.initials if initials else self.words
+        if initials not in self._rare:
             rare = [i for i in ids.tolist() if i not in self.bitmaps]
-            self._rare[word_only] = self.index.forms_of(np.asarray(rare, dtype=np.int32))
-        for i in self._ids[word_only].tolist():
+            self._rare[initials] = self.index.forms_of(np.asarray(rare, dtype=np.int32))
+        for i in ids.tolist():
             if i in self.bitmaps:
                 bitmap |= self.bitmaps[i]
-        _set(bitmap, self._rare[word_only])
+        _set(bitmap, self._rare[initials])
 
 
 #: One member of a cover: a query token's reach, and whether only its word partners count.
@@ -142,12 +143,21 @@ class Blocker:
             _set(self.bitmaps[token], index.forms_of(np.array([token])))
         self.reach = lru_cache(maxsize=cache_size)(self._reach)
         self.partners = lru_cache(maxsize=cache_size)(self._partners)
-        self.bitmap = lru_cache(maxsize=_BITMAP_CACHE)(self._bitmap)
+        self._word_bitmap = lru_cache(maxsize=_BITMAP_CACHE)(self._words_of)
 
-    def _bitmap(self, reach: _Reach, word_only: bool) -> np.ndarray:
-        """The forms a probe reads, as a bitmap (shared: never to be written)."""
+    def _words_of(self, reach: _Reach) -> np.ndarray:
         bitmap = np.zeros((self.index.forms + 63) // 64, dtype=np.uint64)
-        reach.mark(bitmap, word_only)
+        reach.mark(bitmap, initials=False)
+        return bitmap
+
+    def bitmap(self, reach: _Reach, word_only: bool) -> np.ndarray:
+        """The forms a probe reads, as a bitmap, never to be written: its word partners' are
+        kept (a few hundred common tokens), its initials' (a few letters) ORed in each time."""
+        words = self._word_bitmap(reach)
+        if word_only or not len(reach.initials):
+            return words
+        bitmap = words.copy()
+        reach.mark(bitmap, initials=True)
         return bitmap
 
     def _reach(self, token: str, rows: int) -> _Reach:
