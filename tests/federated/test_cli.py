@@ -28,11 +28,12 @@ def test_partition_simulate_and_replay_the_federated_bundle(tiny_world, tmp_path
         federated_app,
         "simulate",
         "--pools", pools, "--out", out, "--model", "gbdt", "--rounds", 2,
-        "--until", "2026-01-09", "--quiet",
+        "--until", "2026-01-09", "--num-leaves", 7, "--tree-learning-rate", 0.3, "--quiet",
     )  # fmt: skip
     assert "held-out AUPRC per pool" in output
     result = json.loads((out / "result.json").read_text())
     assert len(result["rounds"]) == 2 and len(result["final"]) == 8
+    assert (result["config"]["num_leaves"], result["config"]["tree_learning_rate"]) == (7, 0.3)
     output = invoke(
         vigil_app,
         "replay", "--data", tiny_world, "--models", out / "bundle", "--out", run,
