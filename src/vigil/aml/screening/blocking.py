@@ -8,15 +8,15 @@ a query token of weight ``w_q`` with a form token of weight ``x`` at similarity 
 of ``s * w_q + (s - floor) * x`` over the tokens it can pair with (exact, one edit away,
 another romanisation of a surname, an initial; see :meth:`~.score.FormScorer.neighbours`).
 
-So for any set of query tokens (a *cover*) whose gains the other tokens cannot make up for,
-a form that can reach ``floor`` must pair with at least one token of the cover. A token
-without which the rest falls short is a cover by itself (usually the surname and one given
-name); the remaining tokens are grouped greedily, rarest first, into disjoint covers. The
-forms of the cheapest cover are read from the inverted index and each other cover cuts them:
-two common tokens on 10,000 forms each meet on a few hundred. The survivors are cut again by
-the same test on the query tokens each form does pair with (one bit per query token, looked up
-through the vocabulary), so on a 100,000-entry list a few dozen forms reach the scorer. Nothing
-the scorer would accept at ``floor`` is lost (tests check it against an exhaustive scan).
+So for any set of probes (a query token's partners, or its word partners alone) whose gains
+the other tokens cannot make up for, a *cover*, a form that can reach ``floor`` must hold at
+least one probe of the cover (see :func:`_covers`). The forms of the cheapest cover are read
+from the inverted index and each other cover cuts them; where every cover is common, covers
+are bitmaps ANDed 64 forms at a time: two common tokens on 10,000 forms each meet on a few
+hundred. Where many survive, they are cut again by the same test on the query tokens each form
+does pair with (one bit per query token, looked up through the vocabulary, capped one to one),
+so on a 100,000-entry list a few dozen forms reach the scorer. Nothing the scorer would accept
+at ``floor`` is lost (tests check it against an exhaustive scan).
 """
 
 from __future__ import annotations
