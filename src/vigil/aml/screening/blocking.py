@@ -37,21 +37,16 @@ _MAX_BITS = 16
 _TABLE_BITS = 8
 #: Most names have at most this many tokens; longer forms are read in a second pass.
 _SHORT = 4
-
-
-#: Query tokens tracked with a bit for a word partner and one for an initial partner; any
-#: beyond count as paired.
-_MAX_BITS = 16
-#: Up to this many tokens, gains of every subset are tabulated.
-_TABLE_BITS = 8
-#: Most names have at most this many tokens; longer forms are read in a second pass.
-_SHORT = 4
 #: A token whose partners are on this many forms or more keeps them as a bitmap too, one bit
 #: per listed form: covers of common tokens are then intersected 64 forms at a time (3,500
 #: machine words for 222,000 forms) instead of id by id over thousands of ids.
 _BITMAP_FROM = 1024
 #: Common tokens whose word partners' bitmap is kept, 28 kB each on a 100,000-entry list.
 _BITMAP_CACHE = 1024
+#: Common tokens whose bitmap with their initials' is kept too: a token a query gives in
+#: full stands for forms giving its initial (John for J.), and an initial in the query for
+#: every word it begins (S. for the thousands of words in S), a bitmap dear to build each time.
+_FULL_CACHE = 256
 #: Fewer forms than this left by the covers go straight to the scorer's bound, which is
 #: tighter: the second cut's dozen numpy calls cost more than bounding a few dozen forms.
 _CUT_FROM = 64
@@ -144,25 +139,36 @@ class Blocker:
         self.reach = lru_cache(maxsize=cache_size)(self._reach)
         self.partners = lru_cache(maxsize=cache_size)(self._partners)
         self._word_bitmap = lru_cache(maxsize=_BITMAP_CACHE)(self._words_of)
+        self._full_bitmap = lru_cache(maxsize=_FULL_CACHE)(self._all_of)
+        #: the single letters of the list (initials), their reach and full bitmap built here
+        #: and never evicted: an initial in a query stands for every word it begins
+        self._letters: dict[str, _Reach] = {}
+        self._letters = {token: self._reach(token, 0) for token in index.tokens if len(token) == 1}
+        self._letter_bitmaps = {r: self._all_of(r) for r in self._letters.values()}
 
     def _words_of(self, reach: _Reach) -> np.ndarray:
         bitmap = np.zeros((self.index.forms + 63) // 64, dtype=np.uint64)
         reach.mark(bitmap, initials=False)
         return bitmap
 
-    def bitmap(self, reach: _Reach, word_only: bool) -> np.ndarray:
-        """The forms a probe reads, as a bitmap, never to be written: its word partners' are
-        kept (a few hundred common tokens), its initials' (a few letters) ORed in each time."""
-        words = self._word_bitmap(reach)
-        if word_only or not len(reach.initials):
-            return words
-        bitmap = words.copy()
+    def _all_of(self, reach: _Reach) -> np.ndarray:
+        bitmap = self._word_bitmap(reach).copy()
         reach.mark(bitmap, initials=True)
         return bitmap
+
+    def bitmap(self, reach: _Reach, word_only: bool) -> np.ndarray:
+        """The forms a probe reads, as a bitmap, never to be written: its word partners'
+        (a few hundred common tokens), and with its initials' partners, are kept."""
+        if word_only or not len(reach.initials):
+            return self._word_bitmap(reach)
+        letter = self._letter_bitmaps.get(reach)
+        return self._full_bitmap(reach) if letter is None else letter
 
     def _reach(self, token: str, rows: int) -> _Reach:
         """``rows``: the surnames the token stands for where it stands as one."""
         index = self.index
+        if not rows and token in self._letters:
+            return self._letters[token]
         ids, sims = self.scorer.neighbours(token)
         if rows:
             surnames = index.surname_tokens(rows)
