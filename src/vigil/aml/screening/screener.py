@@ -187,18 +187,27 @@ class Screener:
         if not len(forms):
             return []
         policy = self.policy
+        sim = self.scorer.similarities(query, forms)
+        raw = self.scorer.bound(weights, forms, sim)
+        if dob is not None:
+            # No date of birth lifts a form by more than a full date's boost: the forms that
+            # cannot reach ``floor`` even so are dropped before their dates are looked up
+            # (the dates of a few hundred entries cost more than this test). The scan keeps
+            # the order of those left, so it meets the same forms in the same order.
+            lifted = raw + policy.dob_date_boost * np.maximum(0.0, 1.0 - raw)
+            kept = np.flatnonzero(lifted >= floor)
+            if len(kept) < len(forms):
+                forms, sim, raw = forms[kept], sim[:, kept, :], raw[kept]
         penalty = np.zeros(len(forms), dtype=np.float32)
         boost = np.zeros(len(forms), dtype=np.float32)
         if country is not None:
             listed = index.form_country[forms]
             penalty += policy.country_penalty * ((listed != "") & (listed != country))
-        if dob is not None:
+        if dob is not None and len(forms):
             evidence = self.births.evidence(index.form_entry[forms], dob)
             penalty += policy.dob_penalty * (evidence == CONFLICT)
             boost[evidence == DATE] = policy.dob_date_boost
             boost[evidence == YEAR] = policy.dob_year_boost
-        sim = self.scorer.similarities(query, forms)
-        raw = self.scorer.bound(weights, forms, sim)
         # s + b (1 - s) grows with s, so it bounds the boosted score; above 1 the raw bound
         # already exceeds any boosted score.
         bound = raw + boost * np.maximum(0.0, 1.0 - raw) - penalty
