@@ -226,7 +226,10 @@ class Blocker:
                     break
                 forms = forms[self._meets(forms, cover)]
         ordered = bitmaps or len(covers[0]) == 1
-        if len(forms) < max(_CUT_FROM, 1):
+        # A one-token name (Sujarwo, Wahyudi) required as a word: every form left holds a word
+        # partner, so has the token's whole gain, and the cut would keep them all.
+        lone = len(tokens) == 1 and any(len(c) == 1 and c[0][1] for c in covers)
+        if lone or len(forms) < max(_CUT_FROM, 1):
             return forms if ordered else np.sort(forms)
         # Second cut, same arithmetic on the query tokens each form does pair with.
         tracked = tokens[:_MAX_BITS]
