@@ -217,6 +217,7 @@ def test_blocking_finds_what_brute_force_finds(world, monkeypatch, bitmap_from, 
     every = np.arange(index.forms, dtype=np.int32)
     names = accounts["name"].sample(150, seed=1).to_list()
     names += ["Li Li", "Wang Wei Wei", "Muhammad bin Muhammad", "Tan Tan Wei Ming"]  # twice
+    names += ["Sujarwo", "Wahyudi", "Li", "John Paul S. Castro", "Mary Grace A. Reyes", "S"]
     for floor in (0.85, 0.6):
         for name in names:
             query = normalize(name)
