@@ -156,19 +156,7 @@ def main() -> None:
             w = [u.astype(np.float32) for u in w]
             set_arrays(glob, w)
             log(r + 1, glob)
-    result = {
-        "name": a.name,
-        "args": {k: str(v) for k, v in vars(a).items()},
-        "final_test": history[-1][2],
-        "best_valid_round": best[2],
-        "test_at_best": best[1],
-        "history": history,
-        "seconds": time.time() - began,
-    }
-    print("RESULT", json.dumps({k: v for k, v in result.items() if k not in ("history", "args")}))
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    with a.out.open("a") as handle:
-        handle.write(json.dumps(result) + "\n")
+    _report(a, history, history[-1][2], best, began)
 
 
 def _trees(a: argparse.Namespace, data: list) -> None:
@@ -216,10 +204,18 @@ def _trees(a: argparse.Namespace, data: list) -> None:
         if v > best[0]:
             best = (v, t, r)
         print(r, trees, f"valid {v:.4f} test {t:.4f}", f"{time.time() - began:.0f}s", flush=True)
+    _report(a, history, history[-1][3], best, began)
+
+
+PARTS = ("fit", "valid", "test")
+
+
+def _report(a: argparse.Namespace, history: list, final_test: float, best: tuple, began: float):
+    """Print the result line and append the whole run to ``--out`` (JSON lines)."""
     result = {
         "name": a.name,
         "args": {k: str(v) for k, v in vars(a).items()},
-        "final_test": history[-1][3],
+        "final_test": final_test,
         "best_valid_round": best[2],
         "test_at_best": best[1],
         "history": history,
@@ -229,9 +225,6 @@ def _trees(a: argparse.Namespace, data: list) -> None:
     a.out.parent.mkdir(parents=True, exist_ok=True)
     with a.out.open("a") as handle:
         handle.write(json.dumps(result) + "\n")
-
-
-PARTS = ("fit", "valid", "test")
 
 
 if __name__ == "__main__":
