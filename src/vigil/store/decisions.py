@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,8 +20,7 @@ import polars as pl
 
 from vigil.schema.records import Decision
 from vigil.store.postgres import migrate
-from vigil.store.scopes import PostgresScopes, Scopes, SqliteScopes
-from vigil.store.sql import Database
+from vigil.store.scopes import PostgresScopes, ScopedStore, SqliteScopes
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS decisions (
@@ -84,20 +82,8 @@ def _utc_text(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-class SqlDecisionLog:
+class SqlDecisionLog(ScopedStore):
     """The log in SQL both databases run, over a backend's connection scopes."""
-
-    def __init__(self, scopes: Scopes):
-        self._scopes = scopes
-
-    def close(self) -> None:
-        self._scopes.close()
-
-    def _write(self) -> AbstractContextManager[Database]:
-        return self._scopes.write()
-
-    def _read(self) -> AbstractContextManager[Database]:
-        return self._scopes.read()
 
     def record(self, decision: Decision) -> bool:
         return self.record_many([decision]) == 1

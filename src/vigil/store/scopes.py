@@ -29,6 +29,23 @@ class Scopes(Protocol):
     def close(self) -> None: ...
 
 
+class ScopedStore:
+    """A store whose SQL is the same on every database: it runs each change and each read in
+    the scopes its backend gives (the case store and the decision log)."""
+
+    def __init__(self, scopes: Scopes):
+        self._scopes = scopes
+
+    def close(self) -> None:
+        self._scopes.close()
+
+    def _write(self) -> AbstractContextManager[Database]:
+        return self._scopes.write()
+
+    def _read(self) -> AbstractContextManager[Database]:
+        return self._scopes.read()
+
+
 class SqliteScopes:
     def __init__(self, path: str | Path = ":memory:", wal: bool = False):
         """``wal``: readers in other processes do not wait on the writer (a file only)."""

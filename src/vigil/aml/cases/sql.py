@@ -10,7 +10,6 @@ interleaves. Each change and its audit rows commit together.
 from __future__ import annotations
 
 import json
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,7 +28,7 @@ from vigil.aml.cases.model import (
     check_transition,
     higher,
 )
-from vigil.store.scopes import Scopes
+from vigil.store.scopes import ScopedStore, Scopes
 from vigil.store.sql import Database
 
 SCHEMA = (
@@ -100,22 +99,13 @@ def _time(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
-class SqlCaseStore:
+class SqlCaseStore(ScopedStore):
     """A :class:`~vigil.aml.cases.store.CaseStore` over any :class:`Database`; a backend gives
     the connection scopes."""
 
     def __init__(self, scopes: Scopes, sla: SlaPolicy | None = None):
+        super().__init__(scopes)
         self.sla = sla or SlaPolicy()
-        self._scopes = scopes
-
-    def close(self) -> None:
-        self._scopes.close()
-
-    def _write(self) -> AbstractContextManager[Database]:
-        return self._scopes.write()
-
-    def _read(self) -> AbstractContextManager[Database]:
-        return self._scopes.read()
 
     # --- writes --------------------------------------------------------------------------
 
