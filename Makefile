@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint bench clean chromium
 
-$(STAMP): pyproject.toml
+# Rebuilt when a compiled module's source changes, so a stale build never shadows an edit.
+$(STAMP): pyproject.toml setup.py $(wildcard src/vigil/*/*.pyx)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)

@@ -231,8 +231,7 @@ class ExtraFeatures:
             out.append(NAN)
         else:
             for window in state[0]:
-                if window.buckets and window.buckets[0][0] <= now - window.span - window.step:
-                    window.expire(now)
+                window.expire(now)
                 out.append(float(window.count))
                 out.append(window.total / 100.0)
             out.append((now - state[1]) / DAY)

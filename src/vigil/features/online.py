@@ -25,7 +25,7 @@ from vigil.features.spec import (
     FeatureSpec,
     default_spec,
 )
-from vigil.features.state import Flow
+from vigil.features.state import Flow, read_flow
 from vigil.features.stores.base import StateStore, StoreUnavailable, TxnKeys
 from vigil.features.stores.memory import MemoryStateStore
 from vigil.money import MINOR_UNIT_EXPONENT, to_usd_cents
@@ -214,15 +214,9 @@ class OnlineFeatures:
         for _ in range(COMMIT_ATTEMPTS):
             flows = dict(zip(roles, store.get_many(wanted), strict=True))
             for reader in self._readers:
-                self._read_role(
-                    reader,
-                    keys[reader.role] is not None,
-                    flows[reader.role],
-                    now,
-                    amount,
-                    values,
-                    vector,
-                )
+                # no device / IP on this payment: its features stay missing (NaN)
+                if keys[reader.role] is not None:
+                    read_flow(reader, flows[reader.role], now, amount, values, vector)
             if self._pos_in_sum_24h >= 0:
                 inflow = vector[self._pos_in_sum_24h]
                 ratio = amount / 100.0 / inflow if inflow > 0 else NAN  # cents against dollars
@@ -321,46 +315,6 @@ class OnlineFeatures:
         for position, value in zip(self._context_positions, values, strict=False):
             vector[position] = value
 
-    def _read_role(
-        self,
-        reader: _RoleReader,
-        has_key: bool,
-        flow: Flow | None,
-        now: int,
-        amount: int,
-        values: dict[str, str | None],
-        vector: list[float],
-    ) -> None:
-        if not has_key:
-            return  # no device / IP on this payment: its features stay missing (NaN)
-        if flow is None:
-            _fill_new_entity(reader, values, vector)
-            return
-        windows = flow.windows
-        for w, p_count, p_sum, p_mean, p_max in reader.windows:
-            window = windows[w]
-            buckets = window.buckets
-            # inline test: most reads find nothing to expire, and a call costs more than the test
-            if buckets and buckets[0][0] <= now - window.span - window.step:
-                window.expire(now)
-            if p_count >= 0:
-                vector[p_count] = float(window.count)
-            if p_sum >= 0:
-                vector[p_sum] = window.total / 100.0
-            if p_mean >= 0:
-                vector[p_mean] = window.total / window.count / 100.0 if window.count else NAN
-            if p_max >= 0:
-                vector[p_max] = window.peak / 100.0
-        for field, spans, positions in reader.distinct:
-            counts = flow.seen[field].distinct_since([now - span for span in spans])
-            for p, c in zip(positions, counts, strict=True):
-                vector[p] = float(c)
-        for field, p in reader.novelty:
-            value = values.get(field)
-            vector[p] = NAN if value is None else float(not flow.seen[field].knows(value))
-        if reader.history >= 0:
-            _history(flow, now, amount, vector, reader.history)
-
     def _record(
         self,
         now: int,
@@ -428,34 +382,3 @@ def ip_prefix(ip: str | None) -> str | None:
     if ":" in ip:
         return ":".join(ip.split(":")[:3])
     return ".".join(ip.split(".")[:2])
-
-
-def _fill_new_entity(
-    reader: _RoleReader, values: dict[str, str | None], vector: list[float]
-) -> None:
-    """A never-seen entity has zero activity and everything is new; its history is unknown."""
-    for _, p_count, p_sum, _p_mean, p_max in reader.windows:
-        for p in (p_count, p_sum, p_max):
-            if p >= 0:
-                vector[p] = 0.0
-    for _, _, positions in reader.distinct:
-        for p in positions:
-            vector[p] = 0.0
-    for field, p in reader.novelty:
-        vector[p] = NAN if values.get(field) is None else 1.0
-    if reader.history >= 0:
-        vector[reader.history] = 0.0  # events; the rest of the block stays NaN
-        vector[reader.history + 5] = 0.0  # fraud labels
-
-
-def _history(flow: Flow, now: int, amount: int, vector: list[float], at: int) -> None:
-    n = flow.events
-    vector[at] = float(n)
-    vector[at + 1] = amount / (flow.total / n)
-    if n >= 2:
-        std = max(math.sqrt(flow.log_m2 / (n - 1)), 0.1)
-        vector[at + 2] = (math.log1p(amount) - flow.log_mean) / std
-    vector[at + 3] = float(now - flow.last)
-    vector[at + 4] = (now - flow.first) / DAY
-    vector[at + 5] = float(flow.fraud_labels)
-    vector[at + 6] = flow.fraud_labels / (n + 1)

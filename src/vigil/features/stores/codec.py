@@ -7,11 +7,9 @@ IEEE doubles, so a flow read back computes bit-for-bit the features it would hav
 
 from __future__ import annotations
 
-from collections import deque
-
 import msgpack
 
-from vigil.features.state import Flow, Seen, Window
+from vigil.features.state import Flow, Seen, Window, flow_from_fields
 
 
 def encode_flow(flow: Flow) -> bytes:
@@ -42,29 +40,22 @@ def decode_flow(data: bytes) -> Flow:
     windows, seen, events, total, log_mean, log_m2, first, last, fraud = msgpack.unpackb(
         data, raw=False, strict_map_key=False
     )
-    flow = Flow.__new__(Flow)
-    flow.windows = {name: _window(*fields) for name, fields in windows.items()}
-    flow.seen = {name: _seen(cap, flat) for name, (cap, flat) in seen.items()}
-    flow.events = events
-    flow.total = total
-    flow.log_mean = log_mean
-    flow.log_m2 = log_m2
-    flow.first = first
-    flow.last = last
-    flow.fraud_labels = fraud
-    return flow
+    return flow_from_fields(
+        {name: _window(*fields) for name, fields in windows.items()},
+        {
+            name: Seen(cap, dict(zip(flat[0::2], flat[1::2], strict=True)))
+            for name, (cap, flat) in seen.items()
+        },
+        events,
+        total,
+        log_mean,
+        log_m2,
+        first,
+        last,
+        fraud,
+    )
 
 
 def _window(span: int, step: int, count: int, total: int, peak: int, flat: list[int]) -> Window:
-    window = Window(span, step)
-    window.buckets = deque(list(flat[i : i + 4]) for i in range(0, len(flat), 4))
-    window.count = count
-    window.total = total
-    window.peak = peak
-    return window
-
-
-def _seen(cap: int, flat: list) -> Seen:
-    seen = Seen(cap)
-    seen.last = dict(zip(flat[0::2], flat[1::2], strict=True))
-    return seen
+    buckets = [flat[i : i + 4] for i in range(0, len(flat), 4)]
+    return Window.restored(span, step, count, total, peak, buckets)
