@@ -1,6 +1,7 @@
 """Window aggregates, novelty, distinct counts, labels in time, bounded memory, snapshots."""
 
 import math
+import pickle
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -103,6 +104,34 @@ def test_window_memory_is_bounded_for_a_busy_merchant():
         features(engine, txn(i, i, payer=f"c{i}", payee="big-merchant"))
     flow = engine.store.get_many(["acct:big-merchant:in"])[0]
     assert len(flow.seen["payer_id"].last) == engine.spec.seen_cap
+
+
+def test_window_keeps_out_of_order_buckets_beyond_its_ring():
+    """Late events open buckets out of order; the C ring grows instead of dropping any."""
+    window = Window(span=60, step=5)
+    times = [400 - 5 * i for i in range(40)]  # each earlier than the last: 40 buckets
+    for i, second in enumerate(times):
+        window.add(second, 10 + i)
+    assert [b[0] for b in window.buckets] == times
+    assert (window.count, window.total, window.peak) == (40, sum(range(10, 50)), 49)
+    copy = pickle.loads(pickle.dumps(window))
+    assert copy.buckets == window.buckets
+    assert (copy.count, copy.total, copy.peak) == (40, sum(range(10, 50)), 49)
+    window.expire(1_000)
+    assert (window.buckets, window.count, window.total, window.peak) == ([], 0, 0, 0)
+
+
+def test_window_buckets_before_the_epoch_start_on_their_step():
+    window = Window(span=60, step=5)
+    window.add(-3, 7)  # Python's floor modulo: the bucket of -3 starts at -5, not 0
+    assert window.buckets == [[-5, 1, 7, 7]]
+
+
+def test_snapshot_of_an_older_format_is_refused_with_the_remedy(tmp_path):
+    path = tmp_path / "state"
+    path.write_bytes(pickle.dumps({"format": 1, "fingerprint": "x", "flows": {}, "txns": {}}))
+    with pytest.raises(SnapshotError, match="retrain"):
+        MemoryStateStore().restore(path, "x")
 
 
 def test_snapshot_restore_continues_identically(tmp_path):

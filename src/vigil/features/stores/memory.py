@@ -15,7 +15,8 @@ from pathlib import Path
 from vigil.features.state import Flow
 from vigil.features.stores.base import TxnKeys
 
-_FORMAT = 1
+#: 2: the compiled state classes (vigil.features.state), which format 1's objects do not fit
+_FORMAT = 2
 
 
 class SnapshotError(ValueError):
@@ -73,9 +74,18 @@ class MemoryStateStore:
 
     def restore(self, path: Path, fingerprint: str) -> None:
         with Path(path).open("rb") as handle:
-            data = pickle.load(handle)
+            try:
+                data = pickle.load(handle)
+            except (AttributeError, TypeError, pickle.UnpicklingError) as error:
+                raise SnapshotError(
+                    f"{path}: unreadable snapshot ({error}); written by an older Vigil? "
+                    "Retrain the bundle (vigil train) to rebuild it"
+                ) from error
         if data.get("format") != _FORMAT:
-            raise SnapshotError(f"{path}: snapshot format {data.get('format')} is not {_FORMAT}")
+            raise SnapshotError(
+                f"{path}: snapshot format {data.get('format')} is not {_FORMAT}; "
+                "retrain the bundle (vigil train) to rebuild it"
+            )
         if data.get("fingerprint") != fingerprint:
             raise SnapshotError(
                 f"{path}: snapshot was written for feature spec {data.get('fingerprint')}, "
