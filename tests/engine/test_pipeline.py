@@ -5,10 +5,11 @@ from dataclasses import replace
 import pytest
 
 from vigil.engine.factory import build_engine
-from vigil.engine.pipeline import Budgets
+from vigil.engine.pipeline import Budgets, rows_for
 from vigil.features.replay import sorted_transactions, transactions_of
 from vigil.models.bundle import ModelBundle
 from vigil.schema import FieldError
+from vigil.schema.records import TRANSACTION_FIELDS
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +105,16 @@ def test_txn_id_repeated_inside_a_batch_is_decided_once(engine, stream):
         ].events
         == 1
     )
+
+
+def test_rule_rows_put_the_fields_before_the_vector_or_gather_by_name(stream):
+    txn = stream[0]
+    fields = [getattr(txn, name) for name in TRANSACTION_FIELDS]
+    assert rows_for((*TRANSACTION_FIELDS, "a", "b"), ["a", "b"])(txn, [1.0, 2.0]) == [
+        *fields,
+        1.0,
+        2.0,
+    ]
+    # other learnt features, a name nobody computes, and a feature shadowed by a field
+    gather = rows_for(("b", "amount", "unknown", "a"), ["a", "b", "amount"])
+    assert list(gather(txn, [1.0, 2.0, 99.0]))[:4] == [2.0, txn.amount, None, 1.0]

@@ -77,6 +77,15 @@ def packs():
     return compile_pack_text(CANDIDATE, NAMES), compile_pack_text(LIVE, NAMES)
 
 
+def test_packs_laid_out_differently_are_each_fed_their_own_rows(packs):
+    """A candidate compiled elsewhere (the dashboard's editor) may order its names otherwise."""
+    candidate, live = packs
+    reordered = compile_pack_text(LIVE, [*reversed(NAMES), "payee_country"])
+    assert reordered.layout != live.layout
+    same = backtest(candidate, reordered, frame())
+    assert same.live == backtest(candidate, live, frame()).live
+
+
 def test_backtest_figures(packs):
     candidate, live = packs
     report = backtest(candidate, live, frame())

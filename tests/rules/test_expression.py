@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vigil.rules.expression import ExpressionError, Scope, compile_expression
+from vigil.rules.expression import ExpressionError, Scope, compile_expression, row_of
 
 FIELDS = frozenset(
     {
@@ -27,7 +27,7 @@ SCOPE = Scope(
 
 
 def run(text, **ctx):
-    return compile_expression(text, SCOPE).test(ctx)
+    return compile_expression(text, SCOPE).test(row_of(SCOPE.layout, ctx))
 
 
 @pytest.mark.parametrize(
@@ -123,8 +123,8 @@ def test_type_mismatches_behave_like_missing_values():
 def test_params_are_folded_to_constants():
     condition = compile_expression("amount >= 0.5 * large_value + 1", SCOPE)
     assert condition.fields == frozenset({"amount"})
-    assert condition.test({"amount": 1_000_001})
-    assert not condition.test({"amount": 1_000_000})
+    assert condition.test(row_of(SCOPE.layout, {"amount": 1_000_001}))
+    assert not condition.test(row_of(SCOPE.layout, {"amount": 1_000_000}))
 
 
 def test_fields_read_are_reported():
@@ -207,7 +207,7 @@ def test_never_uses_eval_or_exec(monkeypatch):
     monkeypatch.setattr(builtins, "eval", forbidden)
     monkeypatch.setattr(builtins, "exec", forbidden)
     condition = compile_expression("amount > 3 * large_value or channel in ['qr']", SCOPE)
-    assert condition.test({"amount": 1, "channel": "qr"})
+    assert condition.test(row_of(SCOPE.layout, {"amount": 1, "channel": "qr"}))
 
 
 VALUES = st.one_of(
@@ -233,5 +233,6 @@ EXPRESSIONS = [
 
 @given(st.dictionaries(st.sampled_from(sorted(FIELDS)), VALUES))
 def test_evaluation_never_raises(ctx):
+    row = row_of(SCOPE.layout, ctx)
     for test in EXPRESSIONS:
-        test(ctx)
+        test(row)

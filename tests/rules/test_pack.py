@@ -59,7 +59,7 @@ def test_compiles_and_evaluates():
     pack = compile_pack_text(BASE, NAMES)
     assert (pack.jurisdiction, pack.version, pack.parent_version) == ("base", "base-1", None)
     assert pack.params["large_value"].note == "fallback"
-    hits = pack.evaluate({"amount": 1_000_000, "payee_country": "KP"}, NOW)
+    hits = pack.evaluate(pack.row({"amount": 1_000_000, "payee_country": "KP"}), NOW)
     assert hits == [
         RuleHit("BASE-LARGE", "flag", "large_value", "Large payment", 0.1),
         RuleHit(
@@ -70,7 +70,7 @@ def test_compiles_and_evaluates():
             0.5,
         ),
     ]
-    assert pack.evaluate({"amount": 5}, NOW) == []
+    assert pack.evaluate(pack.row({"amount": 5}), NOW) == []
     assert pack.fields == {"amount", "payee_country"}
 
 
@@ -207,9 +207,9 @@ def test_extends_inherits_and_overrides(packs):
     assert pack.lists["high_risk_countries"] == ("MM",)
     assert pack.params["large_value"].value == 2_000_000
     ctx = {"amount": 2_000_000, "payee_country": "KP", "channel": "card", "payer_count_1m": 5}
-    assert [h.rule_id for h in pack.evaluate(ctx, NOW)] == ["SG-CARD-BURST"]
+    assert [h.rule_id for h in pack.evaluate(pack.row(ctx), NOW)] == ["SG-CARD-BURST"]
     ctx["amount"] = 2_000_001
-    assert [h.rule_id for h in pack.evaluate(ctx, NOW)] == ["BASE-LARGE", "SG-CARD-BURST"]
+    assert [h.rule_id for h in pack.evaluate(pack.row(ctx), NOW)] == ["BASE-LARGE", "SG-CARD-BURST"]
     assert pack.text == path.read_text()
 
 
@@ -221,7 +221,8 @@ def test_a_base_rule_compiles_in_the_child_scope(packs):
         load_pack(child, NAMES)
     assert str(raised.value).startswith(f"{packs / 'base.yaml'}:10: rule BASE-LARGE: unknown name")
     write(packs, "sg.yaml", "pack: SG\nversion: sg-1\nextends: base\nparams: {sg_only: 7}\n")
-    assert load_pack(child, NAMES).evaluate({"amount": 7}, NOW)[0].rule_id == "BASE-LARGE"
+    pack = load_pack(child, NAMES)
+    assert pack.evaluate(pack.row({"amount": 7}), NOW)[0].rule_id == "BASE-LARGE"
 
 
 def test_extends_errors(packs):
@@ -250,7 +251,7 @@ def test_rule_effective_dates():
     pack = compile_pack_text(text, NAMES)
     assert pack.dated
     ctx = {"amount": 5_000_000, "payee_country": "KP"}
-    fired = lambda at: [h.rule_id for h in pack.evaluate(ctx, at)]  # noqa: E731
+    fired = lambda at: [h.rule_id for h in pack.evaluate(pack.row(ctx), at)]  # noqa: E731
     assert fired(datetime(2026, 1, 31, 23, 59, tzinfo=UTC)) == ["BASE-HIGH-RISK"]
     assert fired(datetime(2026, 2, 1, tzinfo=UTC)) == ["BASE-LARGE", "BASE-HIGH-RISK"]
     assert fired(datetime(2026, 2, 28, 15, 59, tzinfo=UTC)) == ["BASE-LARGE", "BASE-HIGH-RISK"]
@@ -265,7 +266,7 @@ def test_pack_effective_from_and_disabled_rules():
     pack = compile_pack_text(text, NAMES)
     assert pack.effective_from == datetime(2026, 4, 1, tzinfo=UTC)
     assert not pack.rules[1].enabled
-    assert pack.evaluate({"amount": 1, "payee_country": "KP"}, NOW) == []
+    assert pack.evaluate(pack.row({"amount": 1, "payee_country": "KP"}), NOW) == []
     assert pack.fields == {"amount"}
 
 

@@ -73,7 +73,8 @@ def registry(packs_dir, clock, audit) -> RuleRegistry:
 
 
 def codes(registry: RuleRegistry, jurisdiction: str, at: datetime) -> set[str]:
-    return {h.code for h in registry.active(jurisdiction, at).evaluate({"amount": 1}, at)}
+    pack = registry.active(jurisdiction, at)
+    return {h.code for h in pack.evaluate(pack.row({"amount": 1}), at)}
 
 
 def test_loads_the_folder_and_falls_back_to_base(registry, audit):
@@ -208,7 +209,8 @@ def test_hot_swap_under_concurrent_decisions(packs_dir):
         while not stop.is_set():
             try:
                 at = datetime.now(UTC)
-                hits = registry.active("SG", at).evaluate(ctx, at)
+                pack = registry.active("SG", at)
+                hits = pack.evaluate(pack.row(ctx), at)
                 tags = {h.code for h in hits if h.rule_id.startswith("SG-")}
                 if len(hits) != RULES + 2 or len(tags) != 1:
                     failures.append(f"mixed view: {len(hits)} hits, tags {tags}")
@@ -237,6 +239,8 @@ def test_shadow_packs(registry, clock, audit):
     assert registry.shadow("SG", T0) is None
     registry.set_shadow("SG", pack("SG", "sg-shadow"), actor="carol")
     shadow = registry.shadow("SG", T0)
+    # the engine lays out one row per payment for both the live pack and the shadow
+    assert shadow.layout == registry.active("SG", T0).layout == registry.layout == tuple(NAMES)
     assert (shadow.version, shadow.parent_version) == ("sg-shadow", "base-1")
     assert registry.active("SG", T0).version == "sg-1"  # not enforced
     assert registry.shadow("JP", T0) is None

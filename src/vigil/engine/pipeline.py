@@ -10,13 +10,15 @@ slow model.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import numpy as np
@@ -27,6 +29,7 @@ from vigil.features.online import OnlineFeatures
 from vigil.models.attribution import PathAttribution
 from vigil.models.bundle import BundleError, ModelBundle
 from vigil.money import to_usd_cents
+from vigil.rules.pack import RuleHit
 from vigil.rules.registry import RuleRegistry
 from vigil.schema.records import TRANSACTION_FIELDS, Decision, Reason, Transaction
 
@@ -42,19 +45,45 @@ class Budgets:
     idempotency_cache: int = 1_000_000
 
 
-@dataclass
+@dataclass(slots=True)
 class _Scored:
     """What the layers said about one payment before the policy speaks."""
 
     txn: Transaction
     vector: list[float]
-    hits: list
-    shadow_hits: list
+    hits: list[RuleHit]
+    shadow_hits: list[RuleHit]
     pack_version: str | None
-    latency: dict[str, int]
+    features_us: int
+    rules_us: int
     degraded: bool
     started: int
     live: bool
+
+
+Row = Callable[[Transaction, list[float]], Sequence[Any]]
+
+
+def rows_for(layout: Sequence[str], feature_names: Sequence[str]) -> Row:
+    """How to lay out a payment's fields and feature vector as the row the rule packs read.
+
+    The registry's layout is the transaction's fields then the features, which is the engine's
+    own order whenever it computes the default features: the row is then the fields put in
+    front of the vector, with no name looked up. Otherwise (extra learnt features) the row is
+    gathered by position; a name the engine does not compute reads as missing, and a feature
+    named like a transaction field is shadowed by the field.
+    """
+    fields = attrgetter(*TRANSACTION_FIELDS)
+    own = (*TRANSACTION_FIELDS, *feature_names)
+    if tuple(layout) == own:
+        return lambda txn, vector: [*fields(txn), *vector]
+    where: dict[str, int] = {}
+    for i, name in enumerate(own):
+        where.setdefault(name, i)
+    # the missing slot also keeps itemgetter from returning a bare value for a one-name layout
+    missing = len(own)
+    pick = itemgetter(*(where.get(name, missing) for name in layout), missing)
+    return lambda txn, vector: pick([*fields(txn), *vector, None])
 
 
 class Engine:
@@ -76,6 +105,8 @@ class Engine:
         #: LightGBM threads for batch scoring; 1 when another process needs the other core,
         #: since OpenMP workers spin between batches and would steal it
         self.batch_threads = 2
+        #: lays out a payment as the row the registry's packs read
+        self._row = rows_for(rules.layout, features.names)
         if bundle is not None:
             self.swap_bundle(bundle)
 
@@ -146,31 +177,25 @@ class Engine:
         feeds back into the feature state.
         """
         with self._lock:
-            scored = []
-            for txn, row, us in zip(txns, vectors, features_us, strict=True):
-                if txn.txn_id in self._decided:
-                    continue
-                started = time.perf_counter_ns()
-                scored.append(self._rules_layer(txn, row, started, int(us), live=False))
+            decided = self._decided
+            scored = [
+                self._rules_layer(txn, row, time.perf_counter_ns(), int(us), live=False)
+                for txn, row, us in zip(txns, vectors, features_us, strict=True)
+                if txn.txn_id not in decided
+            ]
             self._finish_batch(scored)
-            return [self._decided[t.txn_id] for t in txns]
+            return [decided[t.txn_id] for t in txns]
 
     def _finish_batch(self, scored: list[_Scored]) -> None:
         model = self._model
         if model is not None and scored:
             started = time.perf_counter_ns()
-            matrix = np.asarray([s.vector for s in scored], dtype=np.float64)
-            probabilities = model[0].scores(matrix, threads=self.batch_threads)
+            probabilities = model[0].scores(_matrix(scored), threads=self.batch_threads).tolist()
             each_us = (time.perf_counter_ns() - started) // 1_000 // len(scored)
         else:
             probabilities, each_us = [math.nan] * len(scored), 0
         for s, p in zip(scored, probabilities, strict=True):
-            decision = self._finish(s, float(p), each_us, model is None, model)
-            # In a batch the wall clock since this payment's start includes its neighbours'
-            # work; its own cost is the sum of its layers.
-            latency = decision.latency_us
-            latency["total"] = sum(latency[k] for k in ("features", "rules", "model", "policy"))
-            self._remember(decision)
+            self._remember(self._finish(s, p, each_us, model is None, model))
 
     def feedback(self, txn_id: str, is_fraud: bool) -> bool:
         """A chargeback or an analyst's verdict; False if the payment is unknown to the state."""
@@ -196,31 +221,29 @@ class Engine:
         Deadlines protect live payments. Batches (replay, backtests) run every layer and are
         never marked degraded, so their decisions do not depend on how busy the machine was.
         """
-        after_features = time.perf_counter_ns()
-        latency = {"features": features_us}
-        degraded = False
-        hits: list = []
-        shadow_hits: list = []
-        pack_version = None
         budgets = self.budgets
-        if not live or budgets.deadline_us - latency["features"] >= budgets.rules_us:
-            # rules read NaN as missing, so the vector goes in as it is
-            context = dict(zip(self.features.names, vector, strict=True))
-            for name in TRANSACTION_FIELDS:
-                context[name] = getattr(txn, name)
-            pack = self.rules.active(txn.jurisdiction, txn.ts)
-            pack_version = pack.version
-            hits = pack.evaluate(context, txn.ts)
-            shadow = self.rules.shadow(txn.jurisdiction, txn.ts)
-            if shadow is not None:
-                shadow_hits = shadow.evaluate(context, txn.ts)
-            latency["rules"] = (time.perf_counter_ns() - after_features) // 1_000
-            degraded = live and latency["rules"] > budgets.rules_us
-        else:
-            latency["rules"] = 0
-            degraded = True
+        if live and budgets.deadline_us - features_us < budgets.rules_us:
+            return _Scored(txn, vector, [], [], None, features_us, 0, True, started, live)
+        after_features = time.perf_counter_ns()
+        row = self._row(txn, vector)  # rules read NaN as missing, so the vector goes in as it is
+        at, jurisdiction = txn.ts, txn.jurisdiction
+        pack = self.rules.active(jurisdiction, at)
+        hits = pack.evaluate(row, at)
+        shadow = self.rules.shadow(jurisdiction, at)
+        shadow_hits = shadow.evaluate(row, at) if shadow is not None else []
+        rules_us = (time.perf_counter_ns() - after_features) // 1_000
+        degraded = live and rules_us > budgets.rules_us
         return _Scored(
-            txn, vector, hits, shadow_hits, pack_version, latency, degraded, started, live
+            txn,
+            vector,
+            hits,
+            shadow_hits,
+            pack.version,
+            features_us,
+            rules_us,
+            degraded,
+            started,
+            live,
         )
 
     def _score_one(
@@ -260,10 +283,12 @@ class Engine:
             reasons.extend(self._model_reasons(scored.vector, model[1]))
         if outcome.budget_limited:
             reasons.append(Reason("policy", "review_budget", "review budget reached", 0.0))
-        latency = dict(scored.latency)
-        latency["model"] = model_us
-        latency["policy"] = (time.perf_counter_ns() - started) // 1_000
-        latency["total"] = (time.perf_counter_ns() - scored.started) // 1_000
+        ended = time.perf_counter_ns()
+        policy_us = (ended - started) // 1_000
+        if scored.live:
+            total_us = (ended - scored.started) // 1_000
+        else:  # in a batch the wall clock includes the neighbours' work: own layers only
+            total_us = scored.features_us + scored.rules_us + model_us + policy_us
         return Decision(
             txn_id=txn.txn_id,
             decided_at=datetime.now(UTC),
@@ -274,7 +299,13 @@ class Engine:
             rule_pack_version=scored.pack_version,
             model_bundle_version=model[0].version if model else None,
             degraded=degraded,
-            latency_us=latency,
+            latency_us={
+                "features": scored.features_us,
+                "rules": scored.rules_us,
+                "model": model_us,
+                "policy": policy_us,
+                "total": total_us,
+            },
             shadow_reasons=[
                 Reason("shadow", h.code, h.detail, h.weight) for h in scored.shadow_hits
             ],
@@ -310,3 +341,11 @@ class Engine:
         self._decided[decision.txn_id] = decision
         if len(self._decided) > self.budgets.idempotency_cache:
             self._decided.popitem(last=False)
+
+
+def _matrix(scored: list[_Scored]) -> np.ndarray:
+    """The batch's vectors as one float matrix; from one flat iterator, which numpy fills
+    about twice as fast as it converts a list of lists."""
+    width = len(scored[0].vector)
+    flat = itertools.chain.from_iterable(s.vector for s in scored)
+    return np.fromiter(flat, np.float64, len(scored) * width).reshape(len(scored), width)

@@ -1,7 +1,8 @@
 """Rule packs: a declarative YAML rule language, compiled to safe closures and swapped live.
 
 See ``docs/rules.md`` for the language. The decision engine asks a :class:`RuleRegistry` for
-the pack in force (``registry.active(jurisdiction, at)``) and calls ``pack.evaluate(ctx, at)``.
+the pack in force (``registry.active(jurisdiction, at)``) and calls ``pack.evaluate(row, at)``
+on a row of transaction fields and features laid out as the registry's ``layout``.
 """
 
 from vigil.rules.backtest import BacktestReport, PackOutcome, backtest

@@ -17,7 +17,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import repeat
-from typing import Any
 
 import numpy as np
 import polars as pl
@@ -160,23 +159,24 @@ def _evaluate(
 ) -> list[tuple[list[int], list[list[RuleHit]]]]:
     """Each pack's hits: the rows that had any, and the hits of each such row.
 
-    One pass fills one context dict per row and runs every pack on it; building a fresh dict
-    per row (``to_dicts``) would cost more than the rules themselves.
+    One pass reads each frame row once and lays it out as each pack's row (a candidate compiled
+    elsewhere may order its names differently); names the frame lacks read as missing.
     """
     values = [frame.get_column(c).to_list() for c in columns]
     if any(p.dated for p in packs):
         times: Iterable[datetime] = frame.get_column("ts").to_list()
     else:
         times = repeat(datetime(1970, 1, 1, tzinfo=UTC), frame.height)
+    where = {name: i for i, name in enumerate(columns)}
+    missing = len(columns)  # the None put after each frame row
+    layouts = [[where.get(name, missing) for name in p.layout] for p in packs]
     evaluators = [p.evaluate for p in packs]
     found: list[tuple[list[int], list[list[RuleHit]]]] = [([], []) for _ in packs]
-    ctx: dict[str, Any] = {}
-    fill = ctx.update
     rows = zip(*values, strict=True) if values else repeat((), frame.height)
     for i, (row, at) in enumerate(zip(rows, times, strict=True)):
-        fill(zip(columns, row, strict=True))
-        for evaluate, (hit_rows, hit_lists) in zip(evaluators, found, strict=True):
-            hits = evaluate(ctx, at)
+        read = (*row, None).__getitem__
+        for evaluate, layout, (hit_rows, hit_lists) in zip(evaluators, layouts, found, strict=True):
+            hits = evaluate(list(map(read, layout)), at)
             if hits:
                 hit_rows.append(i)
                 hit_lists.append(hits)

@@ -10,8 +10,10 @@ Missing data is the normal case on the payment path (a new account has no 30-day
 payment has no IP), so evaluation never raises: a comparison with a missing value is False,
 arithmetic with a missing value is missing, and a type mismatch behaves like a missing value.
 Missing means None or NaN, because the feature engine fills its fixed-width vectors with NaN.
-Params are constants folded in at compile time, so ``amount >= 0.8 * large_value`` costs one
-dictionary lookup and one comparison per payment.
+Params are constants folded in at compile time, and a field is read by its position in the
+scope's row layout, so ``amount >= 0.8 * large_value`` costs one list index and one comparison
+per payment: the engine hands over its feature vector with the transaction's fields in front
+instead of building a dictionary of a hundred names for every payment.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import ast
 import difflib
 import operator
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from numbers import Real
 from typing import Any
@@ -32,7 +34,8 @@ FUNCTIONS = ("abs", "coalesce", "max", "min")
 MAX_LENGTH = 4_000
 MAX_DEPTH = 64
 
-Evaluator = Callable[[Mapping[str, Any]], Any]
+#: A compiled (sub-)condition: reads a row laid out as its scope's ``layout``.
+Evaluator = Callable[[Sequence[Any]], Any]
 
 
 class ExpressionError(ValueError):
@@ -47,13 +50,21 @@ class ExpressionError(ValueError):
 class Scope:
     """The names a condition may use.
 
-    ``fields`` are read from the evaluation context (transaction fields and features); ``params``
-    are constants; ``lists`` may only appear after ``in`` / ``not in``.
+    ``fields`` are read from the evaluated row (transaction fields and features), in the order
+    given: that order is the row ``layout``; ``params`` are constants; ``lists`` may only appear
+    after ``in`` / ``not in``.
     """
 
-    fields: frozenset[str]
+    fields: Collection[str]
     params: Mapping[str, Any] = field(default_factory=dict)
     lists: Mapping[str, Collection[Any]] = field(default_factory=dict)
+    layout: tuple[str, ...] = field(init=False)  #: names by row position, duplicates dropped
+    slots: Mapping[str, int] = field(init=False)  #: row position by name
+
+    def __post_init__(self) -> None:
+        layout = tuple(dict.fromkeys(self.fields))
+        object.__setattr__(self, "layout", layout)
+        object.__setattr__(self, "slots", {name: i for i, name in enumerate(layout)})
 
     def suggestion(self, name: str) -> str:
         candidates = [*self.fields, *self.params, *self.lists]
@@ -63,11 +74,17 @@ class Scope:
 
 @dataclass(frozen=True, slots=True)
 class Condition:
-    """A compiled condition: ``test(ctx)`` is truthy when the rule fires."""
+    """A compiled condition: ``test(row)`` is truthy when the rule fires."""
 
     text: str
     test: Evaluator
-    fields: frozenset[str]  #: context names read, so a backtest can fetch only those columns
+    fields: frozenset[str]  #: names read, so a backtest can fetch only those columns
+
+
+def row_of(layout: Sequence[str], ctx: Mapping[str, Any]) -> list[Any]:
+    """Values by name as a row in ``layout``, for callers that hold a mapping; absent names
+    are missing."""
+    return [ctx.get(name) for name in layout]
 
 
 def compile_expression(text: str, scope: Scope) -> Condition:
@@ -107,25 +124,22 @@ class _Term:
     run: Evaluator
     constant: bool = False
     value: Any = None
-    field: str | None = None
+    slot: int | None = None  #: row position, for a bare field read
     boolean: bool = False
 
 
-_EMPTY: Mapping[str, Any] = {}
-
-
 def _constant(value: Any) -> _Term:
-    return _Term(lambda ctx: value, constant=True, value=value)
+    return _Term(lambda row: value, constant=True, value=value)
 
 
-def _read(name: str) -> _Term:
-    return _Term(lambda ctx: ctx.get(name), field=name)
+def _read(slot: int) -> _Term:
+    return _Term(lambda row: row[slot], slot=slot)
 
 
 def _folded(term: _Term, children: list[_Term]) -> _Term:
     """Evaluate a term whose inputs are all constants once, at compile time."""
     if all(child.constant for child in children):
-        return _constant(term.run(_EMPTY))
+        return _constant(term.run(()))
     return term
 
 
@@ -139,8 +153,8 @@ def _truth(term: _Term) -> _Term:
         return term
     f = term.run
 
-    def run(ctx: Mapping[str, Any]) -> bool:
-        v = f(ctx)
+    def run(row: Sequence[Any]) -> bool:
+        v = f(row)
         return v is not None and v == v and bool(v)
 
     return _folded(_Term(run, boolean=True), [term])
@@ -163,19 +177,19 @@ _ORDER = {
 }
 
 
-def _field_eq(name: str, c: Any) -> Evaluator:
-    def run(ctx: Mapping[str, Any]) -> Any:
+def _field_eq(slot: int, c: Any) -> Evaluator:
+    def run(row: Sequence[Any]) -> Any:
         try:
-            return ctx.get(name) == c  # None and NaN equal nothing
+            return row[slot] == c  # None and NaN equal nothing
         except TypeError:
             return False
 
     return run
 
 
-def _field_ne(name: str, c: Any) -> Evaluator:
-    def run(ctx: Mapping[str, Any]) -> Any:
-        v = ctx.get(name)
+def _field_ne(slot: int, c: Any) -> Evaluator:
+    def run(row: Sequence[Any]) -> Any:
+        v = row[slot]
         if v is None or v != v:  # missing or NaN: "not equal" must not hold either
             return False
         try:
@@ -188,9 +202,9 @@ def _field_ne(name: str, c: Any) -> Evaluator:
 
 # For the order comparisons NaN already compares False; only None needs catching, and checking
 # it is cheaper than letting None < 1 raise.
-def _field_lt(name: str, c: Any) -> Evaluator:
-    def run(ctx: Mapping[str, Any]) -> Any:
-        v = ctx.get(name)
+def _field_lt(slot: int, c: Any) -> Evaluator:
+    def run(row: Sequence[Any]) -> Any:
+        v = row[slot]
         if v is None:
             return False
         try:
@@ -201,9 +215,9 @@ def _field_lt(name: str, c: Any) -> Evaluator:
     return run
 
 
-def _field_le(name: str, c: Any) -> Evaluator:
-    def run(ctx: Mapping[str, Any]) -> Any:
-        v = ctx.get(name)
+def _field_le(slot: int, c: Any) -> Evaluator:
+    def run(row: Sequence[Any]) -> Any:
+        v = row[slot]
         if v is None:
             return False
         try:
@@ -214,9 +228,9 @@ def _field_le(name: str, c: Any) -> Evaluator:
     return run
 
 
-def _field_gt(name: str, c: Any) -> Evaluator:
-    def run(ctx: Mapping[str, Any]) -> Any:
-        v = ctx.get(name)
+def _field_gt(slot: int, c: Any) -> Evaluator:
+    def run(row: Sequence[Any]) -> Any:
+        v = row[slot]
         if v is None:
             return False
         try:
@@ -227,9 +241,9 @@ def _field_gt(name: str, c: Any) -> Evaluator:
     return run
 
 
-def _field_ge(name: str, c: Any) -> Evaluator:
-    def run(ctx: Mapping[str, Any]) -> Any:
-        v = ctx.get(name)
+def _field_ge(slot: int, c: Any) -> Evaluator:
+    def run(row: Sequence[Any]) -> Any:
+        v = row[slot]
         if v is None:
             return False
         try:
@@ -241,7 +255,7 @@ def _field_ge(name: str, c: Any) -> Evaluator:
 
 
 #: Field-against-constant comparisons, by far the commonest in rules, written out per operator
-#: so the hot path reads one key and does one comparison, with no call through ``operator``.
+#: so the hot path reads one slot and does one comparison, with no call through ``operator``.
 _FIELD_CONSTANT = {
     operator.eq: _field_eq,
     operator.ne: _field_ne,
@@ -262,17 +276,17 @@ _MIRROR = {
 
 def _compare(op: Callable[[Any, Any], Any], left: _Term, right: _Term) -> _Term:
     """One comparison: ``x op y``."""
-    if left.constant and right.field is not None:  # 5 <= x reads as x >= 5
+    if left.constant and right.slot is not None:  # 5 <= x reads as x >= 5
         op, left, right = _MIRROR[op], right, left
-    if left.field is not None and right.constant:
-        return _Term(_FIELD_CONSTANT[op](left.field, right.value), boolean=True)
+    if left.slot is not None and right.constant:
+        return _Term(_FIELD_CONSTANT[op](left.slot, right.value), boolean=True)
     lf, rf = left.run, right.run
 
-    def run_general(ctx: Mapping[str, Any]) -> Any:
-        a = lf(ctx)
+    def run_general(row: Sequence[Any]) -> Any:
+        a = lf(row)
         if a is None or a != a:  # missing or NaN
             return False
-        b = rf(ctx)
+        b = rf(row)
         if b is None or b != b:  # missing or NaN
             return False
         try:
@@ -288,12 +302,12 @@ def _chain(ops: list[Callable[[Any, Any], Any]], terms: list[_Term]) -> _Term:
     first = terms[0].run
     rest = [(op, term.run) for op, term in zip(ops, terms[1:], strict=True)]
 
-    def run(ctx: Mapping[str, Any]) -> bool:
-        a = first(ctx)
+    def run(row: Sequence[Any]) -> bool:
+        a = first(row)
         if a is None or a != a:  # missing or NaN
             return False
         for op, nxt in rest:
-            b = nxt(ctx)
+            b = nxt(row)
             if b is None or b != b:  # missing or NaN
                 return False
             try:
@@ -311,8 +325,8 @@ def _membership(left: _Term, values: Collection[Any], negate: bool) -> _Term:
     container = _container(values)
     lf = left.run
 
-    def run(ctx: Mapping[str, Any]) -> bool:
-        v = lf(ctx)
+    def run(row: Sequence[Any]) -> bool:
+        v = lf(row)
         if v is None or v != v:  # missing or NaN
             return False
         try:
@@ -333,12 +347,12 @@ def _container(values: Collection[Any]) -> Collection[Any]:
 def _missing_test(left: _Term, negate: bool) -> _Term:
     lf = left.run
 
-    def missing(ctx: Mapping[str, Any]) -> bool:
-        v = lf(ctx)
+    def missing(row: Sequence[Any]) -> bool:
+        v = lf(row)
         return v is None or v != v
 
     if negate:
-        return _folded(_Term(lambda ctx: not missing(ctx), boolean=True), [left])
+        return _folded(_Term(lambda row: not missing(row), boolean=True), [left])
     return _folded(_Term(missing, boolean=True), [left])
 
 
@@ -349,16 +363,16 @@ def _all(terms: list[_Term]) -> _Term:
     runs = [t.run for t in terms]
     if len(runs) == 2:
         a, b = runs
-        run: Evaluator = lambda ctx: a(ctx) and b(ctx)  # noqa: E731
+        run: Evaluator = lambda row: a(row) and b(row)  # noqa: E731
     elif len(runs) == 3:
         a, b, c = runs
-        run = lambda ctx: a(ctx) and b(ctx) and c(ctx)  # noqa: E731
+        run = lambda row: a(row) and b(row) and c(row)  # noqa: E731
     else:
 
-        def run(ctx: Mapping[str, Any]) -> Any:
+        def run(row: Sequence[Any]) -> Any:
             value: Any = True
             for r in runs:
-                value = r(ctx)
+                value = r(row)
                 if not value:
                     return value
             return value
@@ -370,13 +384,13 @@ def _any(terms: list[_Term]) -> _Term:
     runs = [t.run for t in terms]
     if len(runs) == 2:
         a, b = runs
-        run: Evaluator = lambda ctx: a(ctx) or b(ctx)  # noqa: E731
+        run: Evaluator = lambda row: a(row) or b(row)  # noqa: E731
     else:
 
-        def run(ctx: Mapping[str, Any]) -> Any:
+        def run(row: Sequence[Any]) -> Any:
             value: Any = False
             for r in runs:
-                value = r(ctx)
+                value = r(row)
                 if value:
                     return value
             return value
@@ -398,11 +412,11 @@ _ARITHMETIC = {
 def _arithmetic(op: Callable[[Any, Any], Any], left: _Term, right: _Term) -> _Term:
     lf, rf = left.run, right.run
 
-    def run(ctx: Mapping[str, Any]) -> Any:
-        a = lf(ctx)
+    def run(row: Sequence[Any]) -> Any:
+        a = lf(row)
         if a is None:
             return None
-        b = rf(ctx)
+        b = rf(row)
         if b is None:
             return None
         # Numbers only: 'x' * 10**9 in a pack must not allocate a gigabyte.
@@ -419,8 +433,8 @@ def _arithmetic(op: Callable[[Any, Any], Any], left: _Term, right: _Term) -> _Te
 def _negate(operand: _Term) -> _Term:
     f = operand.run
 
-    def run(ctx: Mapping[str, Any]) -> Any:
-        v = f(ctx)
+    def run(row: Sequence[Any]) -> Any:
+        v = f(row)
         return -v if v is not None and _is_number(v) else None
 
     return _folded(_Term(run), [operand])
@@ -431,15 +445,15 @@ def _call(name: str, args: list[_Term]) -> _Term:
     if name == "abs":
         (f,) = runs
 
-        def run(ctx: Mapping[str, Any]) -> Any:
-            v = f(ctx)
+        def run(row: Sequence[Any]) -> Any:
+            v = f(row)
             return abs(v) if v is not None and _is_number(v) else None
 
     elif name == "coalesce":
 
-        def run(ctx: Mapping[str, Any]) -> Any:
+        def run(row: Sequence[Any]) -> Any:
             for r in runs:
-                v = r(ctx)
+                v = r(row)
                 if v is not None and v == v:
                     return v
             return None
@@ -447,8 +461,8 @@ def _call(name: str, args: list[_Term]) -> _Term:
     else:
         pick = min if name == "min" else max
 
-        def run(ctx: Mapping[str, Any]) -> Any:
-            present = [v for v in (r(ctx) for r in runs) if v is not None and v == v]
+        def run(row: Sequence[Any]) -> Any:
+            present = [v for v in (r(row) for r in runs) if v is not None and v == v]
             if not present:
                 return None
             try:
@@ -513,7 +527,7 @@ class _Compiler:
             case ast.UnaryOp(op=ast.Not(), operand=operand):
                 inner = _truth(self.term(operand))
                 f = inner.run
-                return _folded(_Term(lambda ctx: not f(ctx), boolean=True), [inner])
+                return _folded(_Term(lambda row: not f(row), boolean=True), [inner])
             case ast.UnaryOp(op=ast.USub(), operand=operand):
                 return _negate(self.term(operand))
             case ast.UnaryOp(op=ast.UAdd(), operand=operand):
@@ -542,9 +556,10 @@ class _Compiler:
     def name(self, name: str) -> _Term:
         if name in self.scope.params:
             return _constant(self.scope.params[name])
-        if name in self.scope.fields:
+        slot = self.scope.slots.get(name)
+        if slot is not None:
             self.fields.add(name)
-            return _read(name)
+            return _read(slot)
         if name in self.scope.lists:
             raise ExpressionError(f"list '{name}' may only follow 'in' or 'not in'")
         if name in FUNCTIONS:
@@ -589,7 +604,7 @@ class _Compiler:
             return items
         if isinstance(node, ast.Name) and node.id in self.scope.lists:
             return self.scope.lists[node.id]
-        if isinstance(node, ast.Name) and node.id not in self.scope.fields:
+        if isinstance(node, ast.Name) and node.id not in self.scope.slots:
             lists = difflib.get_close_matches(node.id, list(self.scope.lists), n=1, cutoff=0.6)
             hint = f" (did you mean '{lists[0]}'?)" if lists else ""
             raise ExpressionError(f"unknown list '{node.id}'{hint}")

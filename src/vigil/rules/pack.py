@@ -34,6 +34,7 @@ from vigil.rules.expression import (
     ExpressionError,
     Scope,
     compile_expression,
+    row_of,
 )
 
 #: ``flag`` adds a reason and a score weight but sets no action floor.
@@ -437,6 +438,7 @@ class CompiledPack:
     lists: Mapping[str, tuple[Any, ...]]
     text: str  #: the YAML of this pack alone (not its parent), as published
     source: str
+    layout: tuple[str, ...]  #: the names of the row :meth:`evaluate` reads, by position
     parent_version: str | None = None
     fields: frozenset[str] = field(init=False)  #: context names the enabled rules read
     _checks: tuple[_Check, ...] = field(init=False, repr=False)
@@ -467,9 +469,15 @@ class CompiledPack:
         """Whether any rule has effective dates (evaluation then needs a real ``at``)."""
         return bool(self._bounds)
 
-    def evaluate(self, ctx: Mapping[str, Any], at: datetime) -> list[RuleHit]:
-        """The hits of the rules in force at ``at``; ``ctx`` holds transaction fields and features.
+    def row(self, ctx: Mapping[str, Any]) -> list[Any]:
+        """Transaction fields and features by name, as the row :meth:`evaluate` reads."""
+        return row_of(self.layout, ctx)
 
+    def evaluate(self, row: Sequence[Any], at: datetime) -> list[RuleHit]:
+        """The hits of the rules in force at ``at``.
+
+        ``row`` holds transaction fields and features in :attr:`layout` order (see :meth:`row`),
+        so that the engine can hand over its feature vector instead of a dictionary per payment.
         Never raises for missing or mistyped values; see :mod:`vigil.rules.expression`.
         """
         if self._bounds:
@@ -478,7 +486,7 @@ class CompiledPack:
             checks = self._slices[bisect_right(self._bounds, at)]
         else:
             checks = self._checks
-        return [hit for test, hit in checks if test(ctx)]
+        return [hit for test, hit in checks if test(row)]
 
 
 # --- merging and compiling ---------------------------------------------------------------------
@@ -491,8 +499,9 @@ def compile_pack(
 ) -> CompiledPack:
     """Compile a pack and its ancestors, child first: ``[sg, base]``.
 
-    ``known_names`` are the context names conditions may read (transaction fields and feature
-    names); ``effective_from``, when given, overrides the pack's own (a registry publish sets it).
+    ``known_names`` are the names conditions may read (transaction fields and feature names),
+    in the order of the rows the pack will evaluate; ``effective_from``, when given, overrides
+    the pack's own (a registry publish sets it).
     """
     if not chain:
         raise RulePackError("no pack to compile")
@@ -501,7 +510,7 @@ def compile_pack(
     params, lists, specs = _merge(chain)
     _check_names(params, lists, known)
     scope = Scope(
-        fields=known,
+        fields=known_names,
         params={name: p.value.value for name, p in params.items()},
         lists={name: located.value for name, located in lists.items()},
     )
@@ -516,6 +525,7 @@ def compile_pack(
         lists=dict(scope.lists),
         text=head.text,
         source=head.source,
+        layout=scope.layout,
         parent_version=chain[1].version if len(chain) > 1 else None,
     )
 

@@ -111,6 +111,8 @@ class RuleRegistry:
     ):
         self.packs_dir = Path(packs_dir)
         self.known_names = frozenset(known_names)
+        #: the row every pack here evaluates: ``known_names`` in the order given
+        self.layout = tuple(dict.fromkeys(known_names))
         self._audit = audit
         self._clock = clock
         self._lock = threading.Lock()
@@ -297,9 +299,7 @@ class RuleRegistry:
                         1,
                     )
                 parents = self._ancestors(view.histories, document, self._clock())
-                shadows[key] = compile_pack(
-                    [document, *(e.document for e in parents)], self.known_names
-                )
+                shadows[key] = compile_pack([document, *(e.document for e in parents)], self.layout)
                 version = document.version
             self._view = replace(view, shadows=shadows)
             self._record("shadow" if text is not None else "unshadow", actor, key, version, None)
@@ -394,7 +394,7 @@ class RuleRegistry:
         pack = self._compiled.get(cache_key)
         if pack is None:
             pack = compile_pack(
-                [e.document for e in chain], self.known_names, effective_from=entry.effective_from
+                [e.document for e in chain], self.layout, effective_from=entry.effective_from
             )
             self._compiled[cache_key] = pack
         return pack
