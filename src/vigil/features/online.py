@@ -25,7 +25,7 @@ from vigil.features.spec import (
     FeatureSpec,
     default_spec,
 )
-from vigil.features.state import Flow, read_flow
+from vigil.features.state import walk
 from vigil.features.stores.base import StateStore, StoreUnavailable, TxnKeys
 from vigil.features.stores.memory import MemoryStateStore
 from vigil.money import MINOR_UNIT_EXPONENT, to_usd_cents
@@ -50,6 +50,7 @@ class _RoleReader:
     """Everything to read for one role, with the vector positions to write it to."""
 
     role: str
+    slot: int  # where its flow key and flow sit among the instance's roles
     flow_kind: str
     windows: tuple[tuple[str, int, int, int, int], ...]  # window, pos count/sum/mean/max
     distinct: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...]  # field, spans, positions
@@ -98,9 +99,15 @@ class OnlineFeatures:
         self._index = {name: i for i, name in enumerate(self.names)}
         self._layouts = self._flow_layouts()
         self._readers = self._compile_readers()
-        self._pos_in_sum_24h = (
-            self._index.get("payer_in_sum_24h", -1) if "payer_in" in self.roles else -1
+        #: (slot, windows, remembered fields) of each flow a payment updates
+        self._recorders = tuple(
+            (self.roles.index(role), *self._layouts[_flow_kind(role)]) for role in self._updated
         )
+        # the payer's outgoing amount against its last 24 hours of incoming money
+        self._ratio_at = self._index.get("payer_in_ratio_24h", -1)
+        self._inflow_at = self._index.get("payer_in_sum_24h", -1)
+        if "payer_in" not in self.roles:
+            self._ratio_at = -1
         # Context values are computed in CONTEXT_FEATURES order (the ratio, last, comes later).
         self._context_positions = [self._index[name] for name in CONTEXT_FEATURES[:-1]]
 
@@ -157,7 +164,10 @@ class OnlineFeatures:
                 (pos[item.names()[0]] for item in self.spec.history if item.role == role), -1
             )
             if role in self.roles and (win or distinct or novelty or history >= 0):
-                readers.append(_RoleReader(role, _flow_kind(role), win, distinct, novelty, history))
+                slot = self.roles.index(role)
+                readers.append(
+                    _RoleReader(role, slot, _flow_kind(role), win, distinct, novelty, history)
+                )
         return tuple(readers)
 
     # ---- per event --------------------------------------------------------------------------
@@ -209,22 +219,24 @@ class OnlineFeatures:
         """Read, compute, write back; a shared store refuses the write when another worker
         changed one of these flows in between, and the payment is read again."""
         store = self.store
-        roles = self.roles
-        wanted = [keys[role] for role in roles]
+        wanted = [keys[role] for role in self.roles]
         for _ in range(COMMIT_ATTEMPTS):
-            flows = dict(zip(roles, store.get_many(wanted), strict=True))
-            for reader in self._readers:
-                # no device / IP on this payment: its features stay missing (NaN)
-                if keys[reader.role] is not None:
-                    read_flow(reader, flows[reader.role], now, amount, values, vector)
-            if self._pos_in_sum_24h >= 0:
-                inflow = vector[self._pos_in_sum_24h]
-                ratio = amount / 100.0 / inflow if inflow > 0 else NAN  # cents against dollars
-                vector[self._index["payer_in_ratio_24h"]] = ratio
-            if not update:
-                return
-            updated = self._record(now, amount, values, keys, flows)
-            if store.put_many(updated, txn.txn_id, remembered):
+            flows = store.get_many(wanted)
+            updated = walk(
+                self._readers,
+                self._recorders,
+                wanted,
+                flows,
+                now,
+                amount,
+                values,
+                vector,
+                self._ratio_at,
+                self._inflow_at,
+                self.spec.seen_cap,
+                update,
+            )
+            if updated is None or store.put_many(updated, txn.txn_id, remembered):
                 break
         else:
             raise StateConflict(
@@ -314,29 +326,6 @@ class OnlineFeatures:
         )
         for position, value in zip(self._context_positions, values, strict=False):
             vector[position] = value
-
-    def _record(
-        self,
-        now: int,
-        amount: int,
-        values: dict[str, str | None],
-        keys: dict[str, str | None],
-        flows: dict[str, Flow | None],
-    ) -> dict[str, Flow]:
-        """The flows this payment updates, updated (the caller writes them back)."""
-        cap = self.spec.seen_cap
-        updated = {}
-        for role in self._updated:
-            key = keys[role]
-            if key is None:
-                continue
-            flow = flows[role]
-            if flow is None:
-                windows, seen = self._layouts[_flow_kind(role)]
-                flow = Flow(windows, seen, cap)
-            flow.record(now, amount, values)
-            updated[key] = flow
-        return updated
 
 
 def _fingerprint(spec: str, blocks: Sequence[FeatureBlock]) -> str:

@@ -267,10 +267,54 @@ def flow_from_fields(
     return flow
 
 
-def read_flow(reader, Flow flow, long long now, long long amount, dict values, list vector):
-    """Write one entity's features (``reader``: a role's plan of vector positions, see
-    :class:`~vigil.features.online.OnlineFeatures`) into ``vector``, from its state before
-    this payment; ``flow`` None is an entity never seen."""
+def walk(
+    tuple readers,
+    tuple recorders,
+    list keys,
+    list flows,
+    long long now,
+    long long amount,
+    dict values,
+    list vector,
+    Py_ssize_t ratio_at,
+    Py_ssize_t inflow_at,
+    Py_ssize_t cap,
+    bint update,
+):
+    """One payment's pass over its entities' flows (``keys`` and ``flows`` in the order of the
+    plan's slots, see :class:`~vigil.features.online.OnlineFeatures`): each reader writes its
+    role's features into ``vector`` from the state before the payment, then, with ``update``,
+    the payment is recorded into every flow of ``recorders`` (a new flow where none is yet).
+
+    Returns the flows it updated by key, for the store to write back; None without ``update``.
+    """
+    cdef Flow flow
+    cdef double inflow
+    for reader in readers:
+        slot = reader.slot
+        if keys[slot] is not None:  # no device / IP on this payment: its features stay NaN
+            _read_flow(reader, flows[slot], now, amount, values, vector)
+    if ratio_at >= 0:
+        inflow = vector[inflow_at]
+        vector[ratio_at] = amount / 100.0 / inflow if inflow > 0 else NAN  # cents on dollars
+    if not update:
+        return None
+    updated = {}
+    for slot, windows, seen_fields in recorders:
+        key = keys[slot]
+        if key is None:
+            continue
+        flow = flows[slot]
+        if flow is None:
+            flow = Flow(windows, seen_fields, cap)
+        flow.record(now, amount, values)
+        updated[key] = flow
+    return updated
+
+
+cdef _read_flow(reader, Flow flow, long long now, long long amount, dict values, list vector):
+    """Write one entity's features (``reader``: a role's plan of vector positions) into
+    ``vector``, from its state before this payment; ``flow`` None is an entity never seen."""
     cdef Window window
     cdef Py_ssize_t p_count, p_sum, p_mean, p_max, p, at
     if flow is None:
