@@ -255,13 +255,6 @@ def _sink_all(
             watch.observe(txn)
 
 
-#: How replay splits the feature walk: the feature stage owns the account and pair flows; the
-#: deciding process owns the device and IP flows and the learnt blocks, which balances the two
-#: cores (the deciding process also runs rules, model and policy).
-STAGE_ROLES = ("payer", "payee", "payer_in", "pair")
-LOCAL_ROLES = ("device", "ip")
-
-
 def _replay_two_stages(
     data_dir: Path,
     models: Path,
@@ -283,14 +276,20 @@ def _replay_two_stages(
     stage.start()
     sender.close()
     engine.batch_threads = 1  # the other core is the feature stage's
-    local = world_features(data_dir, blocks=engine.features.blocks, roles=LOCAL_ROLES)
-    warmed = warm_up(local, engine.bundle, plan, progress=False)
+    # The two cores' halves: the feature stage walks the whole entity state (every role, and
+    # the context features); this process runs the learnt blocks (their state is their own),
+    # rules, model, policy and the sink. Since the walk is compiled (vigil.features.state) the
+    # two cost about the same.
+    blocks = engine.features.blocks
+    local = world_features(data_dir, blocks=blocks, roles=()) if blocks else None
+    warmed = warm_up(local, engine.bundle, plan, progress=False) if local is not None else 0
     txns = transactions_of(plan.live)
     began = None
     try:
         while True:
             message = receiver.recv()
             if message[0] == "warmed":
+                warmed = max(warmed, message[1])
                 began = time.perf_counter()
                 continue
             if message[0] == "error":
@@ -311,15 +310,17 @@ def _replay_two_stages(
 
 
 def _complete(
-    local: OnlineFeatures,
+    local: OnlineFeatures | None,
     chunk: list[Transaction],
     vectors: np.ndarray,
     latency: np.ndarray,
     labels: list[tuple[int, str, bool]],
 ) -> list[list[float]]:
-    """The deciding process's half of the walk, labels released at the same points as in the
-    feature stage; ``latency`` gains this half's time."""
+    """The learnt blocks' part of the vectors (``local``: none without blocks), labels
+    released at the same points as in the feature stage; ``latency`` gains this part's time."""
     rows = vectors.tolist()
+    if local is None:
+        return rows
     due = iter(labels)
     label = next(due, None)
     for i, txn in enumerate(chunk):
@@ -327,7 +328,7 @@ def _complete(
             local.observe_label(label[1], label[2])
             label = next(due, None)
         began = time.perf_counter_ns()
-        local.process(txn, into=rows[i])
+        local.process(txn, context=False, into=rows[i])  # the stage computed the context
         latency[i] += (time.perf_counter_ns() - began) // 1_000
     return rows
 
@@ -335,12 +336,12 @@ def _complete(
 def _feature_stage(
     data_dir: Path, models: Path, start: datetime, batch: int, sender: Connection
 ) -> None:
-    """The account half of the feature walk: walks payments and labels, sends partial vectors
-    and the labels released between them."""
+    """The feature walk: walks payments and labels, sends the vectors (learnt blocks' part
+    left to the deciding process) and the labels released between them."""
     gc.disable()  # this process only walks the feature state: see vigil.runtime
     try:
         bundle = ModelBundle.load(models)
-        features = world_features(data_dir, roles=STAGE_ROLES)
+        features = world_features(data_dir)
         plan = _plan(data_dir, bundle, start)
         sender.send(("warmed", warm_up(features, bundle, plan, progress=False)))
         width = len(features.names)
@@ -356,7 +357,7 @@ def _feature_stage(
                     released += 1
                 continue
             began = time.perf_counter_ns()
-            vectors[filled] = features.process(txn, context=False)  # context: the other half
+            vectors[filled] = features.process(txn)
             latency[filled] = (time.perf_counter_ns() - began) // 1_000
             filled += 1
             if filled == batch:
