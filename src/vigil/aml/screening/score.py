@@ -28,6 +28,7 @@ Transport vs Udom Siam Trading), and words in another order where order carries 
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from itertools import pairwise
 
@@ -85,6 +86,7 @@ class FormScorer:
         #: screened for the first time then costs no search for its listed tokens
         self._listed = [self._neighbours(token) for token in index.tokens]
         self._unlisted = lru_cache(maxsize=cache_size)(self._neighbours)
+        self._scratch = _Lookup()
 
     def neighbours(self, token: str) -> tuple[np.ndarray, np.ndarray]:
         """Vocabulary ids similar to ``token`` (surnames aside), with their similarity > 0."""
@@ -115,19 +117,26 @@ class FormScorer:
         """Token similarity of each query token to each token of each form: (query, form, slot)."""
         index = self.index
         tok = index.form_tok[forms]
-        rows = index.form_rows[forms]
-        sides = index.form_side[forms]
         out = np.empty((len(name.tokens), *tok.shape), dtype=np.float32)
+        # One zeroed slot per vocabulary token, kept per thread: each query token's neighbours
+        # are written, read through the forms' tokens, and wiped (zeroing 17,000 slots for
+        # every token of every name cost more than the lookups).
+        lookup = self._scratch.table(index.pad + 1)
+        rows = sides = None
         for i, token in enumerate(name.tokens):
             ids, values = self.neighbours(token)
-            lookup = np.zeros(index.pad + 1, dtype=np.float32)
             lookup[ids] = values
-            sim = lookup[tok]
+            sim = out[i]
+            np.take(lookup, tok, out=sim)
+            lookup[ids] = 0.0
             if name.rows[i]:
+                if rows is None:
+                    rows = index.form_rows[forms]
                 np.maximum(sim, SURNAME_SIM * ((rows & name.rows[i]) != 0), out=sim)
             if name.sides[i]:  # given (1) against father (2) or the reverse
+                if sides is None:
+                    sides = index.form_side[forms]
                 sim[sides == 3 - name.sides[i]] = 0.0
-            out[i] = sim
         return out
 
     def bound(self, weights: np.ndarray, forms: np.ndarray, sim: np.ndarray) -> np.ndarray:
@@ -142,7 +151,7 @@ class FormScorer:
         total = float(weights.sum()) + index.form_weight[forms]
         # summed row by row, not by a matrix product, whose rounding depends on how many
         # forms there are: a form's bound, and so where the scan meets it, is its own
-        query_side = (weights[:, None] * sim.max(axis=2)).sum(axis=0)
+        query_side = (weights[:, None] * _slot_max(sim)).sum(axis=0)
         return (query_side + form_side) / np.maximum(total, 1e-9)
 
     def exact_many(
@@ -230,3 +239,24 @@ class FormScorer:
             if any(b < a for a, b in pairwise(places)):
                 score -= ORDER_CONFLICT
         return score
+
+
+class _Lookup(threading.local):
+    """Per-thread table with a slot per vocabulary token, all zero between uses."""
+
+    size = -1
+
+    def table(self, size: int) -> np.ndarray:
+        if size != self.size:
+            self.size = size
+            self.values = np.zeros(size, dtype=np.float32)
+        return self.values
+
+
+def _slot_max(sim: np.ndarray) -> np.ndarray:
+    """``sim.max(axis=2)``, one slot at a time: numpy reduces a short last axis row by row,
+    ten times slower on a few hundred forms."""
+    out = sim[:, :, 0].copy()
+    for slot in range(1, sim.shape[2]):
+        np.maximum(out, sim[:, :, slot], out=out)
+    return out
