@@ -204,14 +204,21 @@ def test_planted_hits_are_found_and_bait_is_not(world) -> None:
     assert false["account_id"].n_unique() / accounts.height < 0.05  # homonyms included
 
 
-@pytest.mark.parametrize(("bitmap_from", "cut_from"), [(1024, 64), (1024, 0), (8, 0)])
-def test_blocking_finds_what_brute_force_finds(world, monkeypatch, bitmap_from, cut_from) -> None:
+@pytest.mark.parametrize(
+    ("bitmap_from", "cut_from", "table_from"),
+    [(1024, 64, 1024), (1024, 0, 1024), (8, 0, 1024), (1024, 0, 0), (8, 0, 0)],
+)
+def test_blocking_finds_what_brute_force_finds(
+    world, monkeypatch, bitmap_from, cut_from, table_from
+) -> None:
     """Candidates from the index hold every form that an exhaustive scan scores >= floor,
-    whether covers are intersected id by id or (``bitmap_from`` low) as bitmaps, and whether
-    the second cut runs on few forms or (``cut_from`` 0) on all."""
+    whether covers are intersected id by id or (``bitmap_from`` low) as bitmaps, whether
+    the second cut runs on few forms or (``cut_from`` 0) on all, and whether its one-to-one
+    cap is sorted per form or (``table_from`` 0) looked up in a table of codes."""
     accounts, _, list_screener = world
     monkeypatch.setattr(blocking, "_BITMAP_FROM", bitmap_from)
     monkeypatch.setattr(blocking, "_CUT_FROM", cut_from)
+    monkeypatch.setattr(blocking, "_BEST_TABLE_FROM", table_from)
     screener = Screener(list_screener.index.entries, known=list_screener.scorer.known)
     index, scorer = screener.index, screener.scorer
     every = np.arange(index.forms, dtype=np.int32)
@@ -310,19 +317,71 @@ def test_bulk_and_one_by_one_ranking_agree(world, monkeypatch) -> None:
 
     monkeypatch.setattr(screener.scorer, "exact_many", counting)
     answers, work = {}, {}
-    for bulk_from, chunk in ((0, 1), (0, 10**9), (10**9, 1)):
+    runs = ((0, 1, 0), (0, 10**9, 0), (10**9, 1, 0), (0, 1, 10**9), (0, 32, 8))
+    for bulk_from, chunk, few in runs:
         monkeypatch.setattr(screener, "bulk_from", bulk_from)
         monkeypatch.setattr(screener, "bulk_chunk", chunk)
+        monkeypatch.setattr(screener, "bulk_few", few)  # fewer new contents: one by one
         scored.clear()
-        answers[bulk_from, chunk] = [
+        answers[bulk_from, chunk, few] = [
             screener.match(n, country=c, kind=k, floor=f, limit=lim)
             for n, c, k in rows
             for f, lim in ((0.85, 10), (0.6, None), (0.7, 2), (0.5, 1))
         ]
-        work[bulk_from, chunk] = sum(scored)
-    assert answers[0, 1] == answers[0, 10**9] == answers[10**9, 1]
-    assert sum(map(len, answers[0, 1])) > 50
-    assert work[0, 1] < work[0, 10**9]  # the scan stopped early somewhere
+        work[bulk_from, chunk, few] = sum(scored)
+    first = answers[runs[0]]
+    assert all(answers[run] == first for run in runs)
+    assert sum(map(len, first)) > 50
+    assert work[0, 1, 0] < work[0, 10**9, 0]  # the scan stopped early somewhere
+
+
+def test_forms_alike_share_a_content_and_score_alike(world) -> None:
+    """Forms with one ``form_content`` are alike token for token, so the scan may score one
+    for all; the world's list has such namesakes."""
+    accounts, _, screener = world
+    index, scorer = screener.index, screener.scorer
+    content = index.form_content
+    _, first, counts = np.unique(content, return_index=True, return_counts=True)
+    shared = np.flatnonzero(counts > 1)
+    assert len(shared) > 10
+    for array in (index.form_tok, index.form_rows, index.form_side, index.form_class):
+        assert (array == array[first[content]]).all()
+    assert (index.form_is_entity == index.form_is_entity[first[content]]).all()
+    every = np.arange(index.forms, dtype=np.int32)
+    for name in accounts["name"].sample(20, seed=7).to_list():
+        query = normalize(name)
+        weights = index.weights(query)
+        sim = scorer.similarities(query, every)
+        scores = scorer.exact_many(query, weights, every, sim)
+        assert scores.tobytes() == scores[first[content]].tobytes(), name
+
+
+def test_kept_and_composed_bitmaps_hold_each_probes_forms(world, monkeypatch) -> None:
+    """A probe's bitmap, kept from the build (common tokens, initials) or built on demand,
+    has exactly the bits of the forms its partners hold; the posting lists of many tokens
+    are merged like those of a few."""
+    accounts, _, list_screener = world
+    monkeypatch.setattr(blocking, "_BITMAP_FROM", 16)  # many kept tokens on a small list
+    screener = Screener(list_screener.index.entries, known=list_screener.scorer.known)
+    index, blocker = screener.index, screener.blocker
+    assert blocker._kept_words and blocker._kept_full
+    tokens = [(t, r) for t, r in list(blocker._kept)[:60]]
+    for name in accounts["name"].sample(60, seed=8).to_list():
+        query = normalize(name)
+        tokens += list(zip(query.tokens, query.rows, strict=True))
+    checked = 0
+    for token, rows in tokens:
+        reach = blocker.reach(token, rows)
+        for word_only in (True, False):
+            ids = reach.words if word_only else np.concatenate([reach.words, reach.initials])
+            held = set()
+            for i in ids.tolist():
+                held.update(index.forms_of(np.array([i])).tolist())
+            assert index.forms_of(ids).tolist() == sorted(held), token
+            bits = np.unpackbits(blocker.bitmap(reach, word_only).view(np.uint8), bitorder="little")
+            assert np.flatnonzero(bits).tolist() == sorted(held), (token, word_only)
+            checked += 1
+    assert checked > 200
 
 
 def test_a_forms_bound_does_not_depend_on_the_other_forms(world) -> None:

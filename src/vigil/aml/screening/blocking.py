@@ -27,7 +27,7 @@ from functools import lru_cache
 import numpy as np
 
 from vigil.aml.screening.index import WatchlistIndex
-from vigil.aml.screening.normalize import NormalName
+from vigil.aml.screening.normalize import SURNAME_BITS, NormalName
 from vigil.aml.screening.score import INITIAL_SIM, SURNAME_SIM, FormScorer
 
 #: Query tokens tracked with a bit for a word partner and one for an initial partner; any
@@ -37,6 +37,11 @@ _MAX_BITS = 16
 _TABLE_BITS = 8
 #: Most names have at most this many tokens; longer forms are read in a second pass.
 _SHORT = 4
+#: Up to this many tokens, the one-to-one cap is looked up in a table of every (word bits,
+#: initial bits) code, 4 ** tokens rows, instead of sorting gains per form.
+_BEST_TABLE = 4
+#: ... when this many forms or more need it.
+_BEST_TABLE_FROM = 1024
 #: A token whose partners are on this many forms or more keeps them as a bitmap too, one bit
 #: per listed form: covers of common tokens are then intersected 64 forms at a time (3,500
 #: machine words for 222,000 forms) instead of id by id over thousands of ids.
@@ -53,9 +58,9 @@ _FULL_CACHE = 1024
 _CUT_FROM = 64
 
 
-class _Scratch(threading.local):
-    """Per-thread array with a slot per form, to deduplicate without sorting (np.unique is
-    slower on a few thousand ids): positions are only read where just written."""
+class Scratch(threading.local):
+    """Per-thread array with a slot per id (form, or content), to deduplicate without sorting
+    (np.unique is slower on a few thousand ids): positions are only read where just written."""
 
     size = -1
 
@@ -72,6 +77,7 @@ class _Reach:
 
     def __init__(self, blocker: Blocker, ids: np.ndarray, sims: np.ndarray):
         self.index = blocker.index
+        self.blocker = blocker
         self.bitmaps = blocker.bitmaps
         initial = sims <= INITIAL_SIM
         #: vocabulary ids it pairs with as a word (exact, one edit, surname), with similarities
@@ -82,6 +88,7 @@ class _Reach:
         self._reads: dict[bool, int] = {}
         self._forms: dict[bool, np.ndarray] = {}
         self._rare: dict[bool, np.ndarray] = {}
+        self._common: dict[bool, list[int]] = {}
 
     def gains(self, weight: float, floor: float) -> tuple[float, float]:
         """The most the token adds to ``sum (s * w_q + (s - floor) * x)`` via a word partner,
@@ -111,11 +118,11 @@ class _Reach:
         spellings) set their few bits, and nothing is merged."""
         ids = self.initials if initials else self.words
         if initials not in self._rare:
-            rare = [i for i in ids.tolist() if i not in self.bitmaps]
-            self._rare[initials] = self.index.forms_of(np.asarray(rare, dtype=np.int32))
-        for i in ids.tolist():
-            if i in self.bitmaps:
-                bitmap |= self.bitmaps[i]
+            common = self.blocker.is_common[ids]
+            self._common[initials] = ids[common].tolist()
+            self._rare[initials] = self.index.forms_of(ids[~common])
+        for i in self._common[initials]:
+            bitmap |= self.bitmaps[i]
         _set(bitmap, self._rare[initials])
 
 
@@ -129,23 +136,44 @@ class Blocker:
     def __init__(self, index: WatchlistIndex, scorer: FormScorer, cache_size: int = 4_096):
         self.index = index
         self.scorer = scorer
-        self._scratch = _Scratch()
+        self._scratch = Scratch()
         #: each vocabulary token on :data:`_BITMAP_FROM` forms or more, as a bitmap of its forms
         #: (a few hundred tokens of a 100,000-entry list, 28 kB each)
         self.bitmaps: dict[int, np.ndarray] = {}
         words = (index.forms + 63) // 64
-        for token in np.flatnonzero(index.posting_sizes() >= _BITMAP_FROM).tolist():
+        common = np.flatnonzero(index.posting_sizes() >= _BITMAP_FROM).tolist()
+        for token in common:
             self.bitmaps[token] = np.zeros(words, dtype=np.uint64)
             _set(self.bitmaps[token], index.forms_of(np.array([token])))
+        #: per vocabulary token (and the padding id), whether it has a bitmap of its own
+        self.is_common = np.zeros(index.pad + 1, dtype=bool)
+        self.is_common[common] = True
         self.reach = lru_cache(maxsize=cache_size)(self._reach)
         self.partners = lru_cache(maxsize=cache_size)(self._partners)
         self._word_bitmap = lru_cache(maxsize=_BITMAP_CACHE)(self._words_of)
         self._full_bitmap = lru_cache(maxsize=_FULL_CACHE)(self._all_of)
-        #: the single letters of the list (initials), their reach and full bitmap built here
-        #: and never evicted: an initial in a query stands for every word it begins
-        self._letters: dict[str, _Reach] = {}
-        self._letters = {token: self._reach(token, 0) for token in index.tokens if len(token) == 1}
-        self._letter_bitmaps = {r: self._all_of(r) for r in self._letters.values()}
+        #: built here and never evicted, so that no query pays for them: the single letters of
+        #: the list (initials: an initial in a query stands for every word it begins) with
+        #: their full bitmaps, and the tokens with a bitmap of their own (as a given name and,
+        #: for a surname spelling, as a surname) with their word and full bitmaps
+        self._kept: dict[tuple[str, int], _Reach] = {}
+        self._kept_words: dict[_Reach, np.ndarray] = {}
+        self._kept_full: dict[_Reach, np.ndarray] = {}
+        for token in index.tokens:
+            if len(token) == 1:
+                self._keep(token, 0)
+        for token in common:
+            text = index.tokens[token]
+            if len(text) > 1:
+                self._keep(text, 0)
+                if SURNAME_BITS.get(text):
+                    self._keep(text, SURNAME_BITS[text])
+
+    def _keep(self, token: str, rows: int) -> None:
+        reach = self._kept[token, rows] = self._reach(token, rows)
+        self._kept_words[reach] = self._words_of(reach)
+        if len(reach.initials):
+            self._kept_full[reach] = self._all_of(reach)
 
     def _words_of(self, reach: _Reach) -> np.ndarray:
         bitmap = np.zeros((self.index.forms + 63) // 64, dtype=np.uint64)
@@ -153,23 +181,29 @@ class Blocker:
         return bitmap
 
     def _all_of(self, reach: _Reach) -> np.ndarray:
-        bitmap = self._word_bitmap(reach).copy()
+        bitmap = self.word_bitmap(reach).copy()
         reach.mark(bitmap, initials=True)
         return bitmap
+
+    def word_bitmap(self, reach: _Reach) -> np.ndarray:
+        """The forms holding a word partner of ``reach``, as a bitmap, never to be written."""
+        kept = self._kept_words.get(reach)
+        return self._word_bitmap(reach) if kept is None else kept
 
     def bitmap(self, reach: _Reach, word_only: bool) -> np.ndarray:
         """The forms a probe reads, as a bitmap, never to be written: its word partners'
         (a few hundred common tokens), and with its initials' partners, are kept."""
         if word_only or not len(reach.initials):
-            return self._word_bitmap(reach)
-        letter = self._letter_bitmaps.get(reach)
-        return self._full_bitmap(reach) if letter is None else letter
+            return self.word_bitmap(reach)
+        kept = self._kept_full.get(reach)
+        return self._full_bitmap(reach) if kept is None else kept
 
     def _reach(self, token: str, rows: int) -> _Reach:
         """``rows``: the surnames the token stands for where it stands as one."""
+        kept = self._kept.get((token, rows))
+        if kept is not None:
+            return kept
         index = self.index
-        if not rows and token in self._letters:
-            return self._letters[token]
         ids, sims = self.scorer.neighbours(token)
         if rows:
             surnames = index.surname_tokens(rows)
@@ -249,6 +283,25 @@ class Blocker:
             # query tokens, so only its m best gains count (Li Li is not every form with Li).
             short = np.flatnonzero(kept & (partnered < np.bitwise_count(by_word | by_initial)))
             if len(short):
+                # first the m best gains of the whole query (Li Li: one Li is not enough),
+                # then, for the forms that pass, the m best of the tokens each pairs with
+                top = [0.0]
+                for gain in sorted(gains, reverse=True):
+                    top.append(top[-1] + gain)
+                passed = np.array(top)[partnered[short]] >= need
+                kept[short[~passed]] = False
+                short = short[passed]
+            if len(short) > _BEST_TABLE_FROM and len(tokens) <= _BEST_TABLE:
+                # the m best gains of every (word bits, initial bits) code, looked up per form
+                n = len(tokens)
+                codes = np.arange(1 << (2 * n), dtype=np.uint32)
+                mask = np.uint32((1 << n) - 1)
+                best = np.stack(
+                    _best(codes & mask, codes >> np.uint32(n), word_gains, initial_gains)
+                )
+                code = by_word[short] | (by_initial[short] << np.uint32(n))
+                kept[short] = best[partnered[short], code] >= need
+            elif len(short):
                 best = _best(by_word[short], by_initial[short], word_gains, initial_gains)
                 kept[short] = np.choose(partnered[short], best) >= need
         kept = forms[kept]
@@ -334,9 +387,14 @@ def _grouped(probes: list[tuple[_Reach, bool, float]], slack: float) -> list[lis
 
 
 def _set(bitmap: np.ndarray, forms: np.ndarray) -> None:
-    """Set bit ``f % 64`` of word ``f // 64`` for each of ``forms``."""
+    """Set bit ``f % 64`` of word ``f // 64`` for each of ``forms`` (sorted): the bits of one
+    word are ORed together first (``np.bitwise_or.at`` is several times slower)."""
+    if not len(forms):
+        return
+    words = forms >> 6
     bits = np.left_shift(np.uint64(1), (forms & 63).astype(np.uint64))
-    np.bitwise_or.at(bitmap, forms >> 6, bits)
+    first = np.flatnonzero(np.concatenate(([True], words[1:] != words[:-1])))
+    bitmap[words[first]] |= np.bitwise_or.reduceat(bits, first)
 
 
 def _members(bitmap: np.ndarray) -> np.ndarray:
@@ -351,12 +409,9 @@ def _held(index: WatchlistIndex, forms: np.ndarray, bits: np.ndarray) -> tuple[n
     """OR of ``bits`` over each form's tokens, and how many of its tokens have any bit; slots
     past the fourth only for long forms."""
     slots = index.slot_tok
-    held = bits[slots[0].take(forms)]
-    partnered = (held != 0).astype(np.int64)
-    for slot in range(1, min(_SHORT, len(slots))):
-        got = bits[slots[slot].take(forms)]
-        held |= got
-        partnered += got != 0
+    got = bits[np.take(slots[:_SHORT], forms, axis=1)]  # the first slots of all forms at once
+    held = np.bitwise_or.reduce(got, axis=0)
+    partnered = np.count_nonzero(got, axis=0)
     if len(slots) > _SHORT:
         rest = np.flatnonzero(index.form_len[forms] > _SHORT)
         if len(rest):
@@ -371,11 +426,10 @@ def _held(index: WatchlistIndex, forms: np.ndarray, bits: np.ndarray) -> tuple[n
 def _subset_sums(held: np.ndarray, gains: list[float]) -> np.ndarray:
     """Per form, the summed gain of the query tokens whose bits are set in ``held``."""
     if len(gains) <= _TABLE_BITS:
-        codes = np.arange(1 << len(gains))
-        table = (((codes[:, None] >> np.arange(len(gains))) & 1) @ np.asarray(gains)).astype(
-            np.float32
-        )
-        return table[held]
+        table = [0.0]  # table[code]: the gains of code's bits, doubled one token at a time
+        for gain in gains:
+            table += [t + gain for t in table]
+        return np.array(table)[held]
     return sum(((held >> np.uint32(k)) & 1) * np.float32(g) for k, g in enumerate(gains))
 
 

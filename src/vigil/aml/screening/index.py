@@ -110,6 +110,23 @@ class WatchlistIndex:
         self.form_patronymic = (self.form_side != 0).any(axis=1)
         self.form_country = np.array([self.entries[i].country or "" for i in owner], dtype="U2")
         self.form_is_entity = np.array([self.entries[i].kind == "entity" for i in owner])
+        #: one id per content: forms alike token for token (tokens, surname rows, sides,
+        #: classes, kind) have the same similarities to any query and the same exact score,
+        #: so a scan scores each content once (many listed people share a common name)
+        content = np.concatenate(
+            [
+                self.form_tok,
+                self.form_rows.view(np.int32),
+                self.form_side.astype(np.int32),
+                self.form_class.astype(np.int32),
+                self.form_is_entity[:, None].astype(np.int32),
+            ],
+            axis=1,
+        )
+        packed = np.ascontiguousarray(content).view(np.dtype((np.void, 4 * content.shape[1])))
+        _, inverse = np.unique(packed.ravel(), return_inverse=True)
+        self.form_content = inverse.astype(np.int32)
+        self.contents = int(inverse.max(initial=-1)) + 1
         # token id -> forms holding it, as CSR arrays
         pairs = np.unique(np.stack([flat_tok.astype(np.int64), row]), axis=1)
         self._posting_forms = pairs[1].astype(np.int32)
@@ -154,11 +171,18 @@ class WatchlistIndex:
     def forms_of(self, token_ids: np.ndarray) -> np.ndarray:
         """Forms holding any of ``token_ids``, sorted, each once."""
         start, posting = self._posting_start, self._posting_forms
-        parts = [posting[start[i] : start[i + 1]] for i in token_ids.tolist()]
-        if len(parts) <= 1:  # a posting list is sorted and holds each form once
-            return parts[0] if parts else np.empty(0, dtype=np.int32)
+        if len(token_ids) <= 4:
+            parts = [posting[start[i] : start[i + 1]] for i in token_ids.tolist()]
+            if len(parts) <= 1:  # a posting list is sorted and holds each form once
+                return parts[0] if parts else np.empty(0, dtype=np.int32)
+            merged = np.concatenate(parts)
+        else:  # the posting lists of many tokens (typos, other spellings) gathered at once
+            begin = start[token_ids]
+            sizes = start[token_ids + 1] - begin
+            at = np.repeat(begin - (np.cumsum(sizes) - sizes), sizes)
+            merged = posting[at + np.arange(len(at))]
         # np.unique is many times slower here; a stable sort merges the sorted runs
-        merged = np.sort(np.concatenate(parts), kind="stable")
+        merged = np.sort(merged, kind="stable")
         return merged[np.concatenate(([True], merged[1:] != merged[:-1]))]
 
     def posting_sizes(self) -> np.ndarray:

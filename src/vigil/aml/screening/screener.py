@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from vigil.aml.screening.birth import CONFLICT, DATE, EVIDENCE, YEAR, BirthIndex, as_birth_date
-from vigil.aml.screening.blocking import Blocker
+from vigil.aml.screening.blocking import Blocker, Scratch
 from vigil.aml.screening.index import WatchlistIndex
 from vigil.aml.screening.normalize import NormalName, known_tokens, normalize
 from vigil.aml.screening.score import FormScorer
@@ -98,6 +98,8 @@ class Screener:
     bulk_from = 24
     #: Forms scored in the first bulk chunk; later chunks double.
     bulk_chunk = 32
+    #: Fewer contents than this not met before in a chunk are scored one by one.
+    bulk_few = 8
 
     def __init__(
         self,
@@ -109,6 +111,7 @@ class Screener:
         self.index = WatchlistIndex(entries)
         self.scorer = FormScorer(self.index, known)
         self.blocker = Blocker(self.index, self.scorer)
+        self._scratch = Scratch()
         self.births = BirthIndex(
             [e.birth_dates for e in self.index.entries],
             [e.birth_years for e in self.index.entries],
@@ -223,6 +226,8 @@ class Screener:
             )
         best: dict[int, tuple[int, int, float, float, int]] = {}
         w = weights.tolist()
+        content = index.form_content[forms[order]].tolist()
+        known: dict[int, float] = {}  # similarity per content already scored
         for position, k in enumerate(order.tolist()):
             entry = int(index.form_entry[forms[k]])
             if limit is not None and len(best) >= limit:
@@ -231,7 +236,10 @@ class Screener:
                     break
             if entry in best and bound[k] <= best[entry][3]:
                 continue
-            similarity = self.scorer.exact(query, w, int(forms[k]), sim[:, k, :])
+            similarity = known.get(content[position])
+            if similarity is None:
+                similarity = self.scorer.exact(query, w, int(forms[k]), sim[:, k, :])
+                known[content[position]] = similarity
             score = similarity + float(boost[k]) * (1.0 - similarity) - float(penalty[k])
             if score >= floor and (entry not in best or score > best[entry][3]):
                 best[entry] = (entry, int(forms[k]), similarity, score, position)
@@ -254,22 +262,43 @@ class Screener:
         """What the scan in :meth:`match` returns, scoring many forms at once
         (:meth:`~.score.FormScorer.exact_many`, bit-identical to ``exact``): chunks of the scan
         in turn, each twice the last, with the scan's stopping test between chunks. A common
-        name (Wahyudi on 300 listed forms) finds its ``limit`` exact namesakes in the first
-        chunk and scores no more."""
+        name (Wahyudi on 300 listed forms) finds its ``limit`` namesakes in the first chunk
+        and scores no more. Forms alike token for token (the index's ``form_content``: Juan
+        Santos, listed for many people) score alike, so each content is scored once, where
+        the scan first meets it, and a chunk that meets only a few new contents scores them
+        one by one."""
         entry_of = self.index.form_entry
+        # Where the scan first meets each place's content (a slot per content, written from
+        # the end so that the first place writes last): each content is scored there once.
+        content = self.index.form_content[forms[order]]
+        places = np.arange(len(order))
+        slot = self._scratch.positions(self.index.contents)
+        slot[content[::-1]] = places[::-1]
+        first = slot[content]
+        is_first = first == places
+        similarity = np.empty(len(order))
         found: list[tuple[np.ndarray, ...]] = []  # (position, entry, similarity, score)
         start, size = 0, self.bulk_chunk
+        w = weights.tolist()
         while start < len(order):
-            part = order[start : start + size]
-            similarity = self.scorer.exact_many(query, weights, forms[part], sim[:, part, :])
+            end = min(start + size, len(order))
+            new = start + np.flatnonzero(is_first[start:end])
+            if len(new) >= self.bulk_few:
+                part = order[new]
+                similarity[new] = self.scorer.exact_many(
+                    query, weights, forms[part], sim[:, part, :]
+                )
+            else:  # a few contents not met before: one by one costs less than a bulk call
+                for place, k in zip(new.tolist(), order[new].tolist(), strict=True):
+                    similarity[place] = self.scorer.exact(query, w, int(forms[k]), sim[:, k, :])
+            part = order[start:end]
+            chunk = similarity[first[start:end]]
             lift = boost[part].astype(np.float64)
-            score = similarity + lift * (1.0 - similarity) - penalty[part].astype(np.float64)
+            score = chunk + lift * (1.0 - chunk) - penalty[part].astype(np.float64)
             kept = np.flatnonzero(score >= floor)
             if len(kept):
-                found.append(
-                    (kept + start, entry_of[forms[part[kept]]], similarity[kept], score[kept])
-                )
-            start += len(part)
+                found.append((kept + start, entry_of[forms[part[kept]]], chunk[kept], score[kept]))
+            start = end
             size *= 2
             if limit is None or not found or start >= len(order):
                 continue
