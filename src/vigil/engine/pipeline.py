@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from vigil.engine.explain import describe
-from vigil.engine.policy import SEVERITY, Policy
+from vigil.engine.policy import SEVERITY, Policy, PolicyOutcome
 from vigil.features.online import OnlineFeatures
 from vigil.models.attribution import PathAttribution
 from vigil.models.bundle import BundleError, ModelBundle
@@ -59,6 +59,15 @@ class _Scored:
     degraded: bool
     started: int
     live: bool
+
+
+@dataclass(slots=True)
+class _Verdict:
+    """The policy's word on one payment, before its reasons are put together."""
+
+    score: float
+    outcome: PolicyOutcome
+    policy_us: int
 
 
 Row = Callable[[Transaction, list[float]], Sequence[Any]]
@@ -143,7 +152,7 @@ class Engine:
             scored = self._layers(txn, count_in_state=count_in_state)
             model = self._model
             p_model, model_us, skipped = self._score_one(scored, model)
-            decision = self._finish(scored, p_model, model_us, skipped, model)
+            (decision,) = self._finish([scored], [p_model], model_us, skipped, model)
             self._remember(decision)
             return decision
 
@@ -194,8 +203,8 @@ class Engine:
             each_us = (time.perf_counter_ns() - started) // 1_000 // len(scored)
         else:
             probabilities, each_us = [math.nan] * len(scored), 0
-        for s, p in zip(scored, probabilities, strict=True):
-            self._remember(self._finish(s, p, each_us, model is None, model))
+        for decision in self._finish(scored, probabilities, each_us, model is None, model):
+            self._remember(decision)
 
     def feedback(self, txn_id: str, is_fraud: bool) -> bool:
         """A chargeback or an analyst's verdict; False if the payment is unknown to the state."""
@@ -258,42 +267,75 @@ class Engine:
 
     def _finish(
         self,
-        scored: _Scored,
-        p_model: float,
+        batch: list[_Scored],
+        probabilities: Sequence[float],
         model_us: int,
         skipped: bool,
         model: tuple[ModelBundle, PathAttribution] | None,
-    ) -> Decision:
+    ) -> list[Decision]:
+        """The policy's action on each payment, in order, and the decisions with their reasons.
+
+        The policy speaks payment by payment (its review budget counts them in order); the
+        model's reasons for all the payments it did not approve then come from one attribution
+        call, which costs a fraction per row of one call per payment.
+        """
+        verdicts = [self._verdict(s, p, model) for s, p in zip(batch, probabilities, strict=True)]
+        explained: dict[int, list[Reason]] = {}
+        explain_us = 0
+        if model is not None and not skipped:
+            started = time.perf_counter_ns()
+            explained = self._model_reasons(batch, verdicts, model[1])
+            explain_us = (time.perf_counter_ns() - started) // 1_000 // max(1, len(explained))
+        return [
+            self._decision(s, v, model_us, skipped, model, explained.get(i), explain_us)
+            for i, (s, v) in enumerate(zip(batch, verdicts, strict=True))
+        ]
+
+    def _verdict(
+        self, scored: _Scored, p_model: float, model: tuple[ModelBundle, PathAttribution] | None
+    ) -> _Verdict:
         started = time.perf_counter_ns()
         txn = scored.txn
-        degraded = scored.degraded or (skipped and model is not None)
-        degraded = degraded or (scored.live and model_us > self.budgets.model_us)
         floor = "approve"
-        reasons: list[Reason] = []
         for hit in scored.hits:
             if hit.action in SEVERITY and SEVERITY[hit.action] > SEVERITY[floor]:
                 floor = hit.action
-            reasons.append(Reason("rules", hit.code, hit.detail, hit.weight))
         score = p_model if p_model == p_model else self._fallback_score(scored.hits, model)
         amount_usd = to_usd_cents(txn.amount, txn.currency) / 100.0
         account = self.features.accounts.get(txn.payer_id)
         segment = account.kind if account is not None else "default"
         outcome = self.policy.decide(score, amount_usd, segment, floor)
-        if outcome.action != "approve" and model is not None and not skipped:
-            reasons.extend(self._model_reasons(scored.vector, model[1]))
-        if outcome.budget_limited:
+        return _Verdict(score, outcome, (time.perf_counter_ns() - started) // 1_000)
+
+    def _decision(
+        self,
+        scored: _Scored,
+        verdict: _Verdict,
+        model_us: int,
+        skipped: bool,
+        model: tuple[ModelBundle, PathAttribution] | None,
+        model_reasons: list[Reason] | None,
+        explain_us: int,
+    ) -> Decision:
+        txn = scored.txn
+        degraded = scored.degraded or (skipped and model is not None)
+        degraded = degraded or (scored.live and model_us > self.budgets.model_us)
+        reasons = [Reason("rules", h.code, h.detail, h.weight) for h in scored.hits]
+        policy_us = verdict.policy_us
+        if model_reasons is not None:
+            reasons += model_reasons
+            policy_us += explain_us
+        if verdict.outcome.budget_limited:
             reasons.append(Reason("policy", "review_budget", "review budget reached", 0.0))
-        ended = time.perf_counter_ns()
-        policy_us = (ended - started) // 1_000
         if scored.live:
-            total_us = (ended - scored.started) // 1_000
+            total_us = (time.perf_counter_ns() - scored.started) // 1_000
         else:  # in a batch the wall clock includes the neighbours' work: own layers only
             total_us = scored.features_us + scored.rules_us + model_us + policy_us
         return Decision(
             txn_id=txn.txn_id,
             decided_at=datetime.now(UTC),
-            action=outcome.action,
-            score=score,
+            action=verdict.outcome.action,
+            score=verdict.score,
             reasons=reasons,
             jurisdiction=txn.jurisdiction,
             rule_pack_version=scored.pack_version,
@@ -325,17 +367,25 @@ class Engine:
             keep *= 1.0 - hit.weight
         return min(1.0, max(0.0, 1.0 - keep))
 
-    def _model_reasons(self, vector: list[float], attribution: PathAttribution) -> list[Reason]:
-        contributions = attribution(np.asarray(vector, dtype=np.float64))
-        top = np.argsort(-contributions)[: self.budgets.top_reasons]
-        names = self.features.names
-        return [
-            Reason(
-                "model", names[i], describe(names[i], vector[i]), round(float(contributions[i]), 4)
-            )
-            for i in top
-            if contributions[i] > 0
-        ]
+    def _model_reasons(
+        self, batch: list[_Scored], verdicts: list[_Verdict], attribution: PathAttribution
+    ) -> dict[int, list[Reason]]:
+        """The features that pushed the score up most, by position in the batch, for each
+        payment the policy did not approve."""
+        chosen = [i for i, v in enumerate(verdicts) if v.outcome.action != "approve"]
+        if not chosen:
+            return {}
+        contributions = attribution(_matrix([batch[i] for i in chosen]))
+        names, top = self.features.names, self.budgets.top_reasons
+        explained = {}
+        for i, row in zip(chosen, contributions, strict=True):
+            vector = batch[i].vector
+            explained[i] = [
+                Reason("model", names[f], describe(names[f], vector[f]), round(float(row[f]), 4))
+                for f in np.argsort(-row)[:top]
+                if row[f] > 0
+            ]
+        return explained
 
     def _remember(self, decision: Decision) -> None:
         self._decided[decision.txn_id] = decision

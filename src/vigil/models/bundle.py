@@ -54,7 +54,8 @@ class Scorer(Protocol):
         ...
 
     def attribution(self) -> Callable[[np.ndarray], np.ndarray]:
-        """Per-feature contributions of one row, cheap enough for the decision's hot path."""
+        """Per-feature contributions of one row (or of each row of a matrix, in one call),
+        cheap enough for the decision's hot path."""
         ...
 
     def digest(self) -> str: ...
@@ -147,8 +148,9 @@ class ModelBundle:
         return self.booster.predict(row.reshape(1, -1), pred_contrib=True, num_threads=1)[0]
 
     def attribution(self) -> Callable[[np.ndarray], np.ndarray]:
-        """What the engine calls for a decision's model reasons: per-feature contributions of
-        one row, without the base value (path attribution for trees, see its module)."""
+        """What the engine calls for decisions' model reasons: per-feature contributions of
+        one row or of each row of a matrix, without the base value (path attribution for
+        trees, see its module)."""
         if self.scorer is not None:
             return self.scorer.attribution()
         return PathAttribution(self.booster)

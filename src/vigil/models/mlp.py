@@ -140,10 +140,12 @@ class MlpScorer:
         return z * grad.mean(axis=0)
 
     def attribution(self) -> Callable[[np.ndarray], np.ndarray]:
-        """Per-feature contributions (logit units) of one row, for the engine's reason codes."""
+        """Per-feature contributions (logit units) of one row, or of each row of a matrix, for
+        the engine's reason codes."""
 
-        def contributions(row: np.ndarray) -> np.ndarray:
-            return self._integrated_gradients(self.transform(row.reshape(1, -1))[0])
+        def contributions(rows: np.ndarray) -> np.ndarray:
+            each = [self._integrated_gradients(z) for z in self.transform(np.atleast_2d(rows))]
+            return np.vstack(each) if np.ndim(rows) == 2 else each[0]
 
         return contributions
 
