@@ -13,6 +13,7 @@ import json
 import multiprocessing as mp
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing.connection import Connection
@@ -85,54 +86,65 @@ class ReplaySummary:
 
 
 class DecisionSink:
-    """Writes decisions to Parquet in chunks, with the transactions' time and amounts."""
+    """Writes decisions to Parquet in chunks, with the transactions' time and amounts.
+
+    Decisions wait as (transaction, decision) pairs and become columns at flush, one list
+    comprehension per column: on the per-payment path that costs less than the score of
+    appends per decision that filling the columns row by row takes.
+    """
 
     def __init__(self, path: Path, chunk: int = 50_000):
         self.path = path
         self.chunk = chunk
-        self._columns: dict[str, list] = {name: [] for name in DECISION_SCHEMA.names}
+        self._rows: list[tuple[Transaction, Decision]] = []
         self._writer: pq.ParquetWriter | None = None
         self.written = 0
 
     @property
     def pending(self) -> int:
-        return len(self._columns["txn_id"])
+        return len(self._rows)
 
     @property
     def decided(self) -> int:
         return self.written + self.pending
 
-    def add(self, decision: Decision, ts: datetime, amount: int, currency: str) -> None:
-        # Column lists rather than row dicts: one append per field, no per-row dict to build.
-        c = self._columns
-        c["txn_id"].append(decision.txn_id)
-        c["ts"].append(ts)
-        c["decided_at"].append(decision.decided_at)
-        c["action"].append(decision.action)
-        c["score"].append(decision.score)
-        c["reasons"].append([r.to_dict() for r in decision.reasons])
-        c["shadow_reasons"].append([r.to_dict() for r in decision.shadow_reasons])
-        c["jurisdiction"].append(decision.jurisdiction)
-        c["rule_pack_version"].append(decision.rule_pack_version)
-        c["model_bundle_version"].append(decision.model_bundle_version)
-        c["degraded"].append(decision.degraded)
-        c["amount"].append(amount)
-        c["currency"].append(currency)
-        c["amount_usd"].append(to_usd_cents(amount, currency) / 100.0)
-        for layer in LAYERS:
-            c[f"latency_us_{layer}"].append(decision.latency_us.get(layer, 0))
+    def add(self, txns: Sequence[Transaction], decisions: Sequence[Decision]) -> None:
+        """Queue each transaction's decision; a full chunk is written out."""
+        self._rows.extend(zip(txns, decisions, strict=True))
         if self.pending >= self.chunk:
             self.flush()
 
     def flush(self) -> None:
         if not self.pending:
             return
-        table = pa.Table.from_pydict(self._columns, schema=DECISION_SCHEMA)
+        table = pa.Table.from_pydict(self._columns(), schema=DECISION_SCHEMA)
         if self._writer is None:
             self._writer = pq.ParquetWriter(self.path, DECISION_SCHEMA, compression="zstd")
         self._writer.write_table(table)
         self.written += self.pending
-        self._columns = {name: [] for name in DECISION_SCHEMA.names}
+        self._rows = []
+
+    def _columns(self) -> dict[str, list]:
+        txns = [txn for txn, _ in self._rows]
+        decisions = [decision for _, decision in self._rows]
+        latency = [d.latency_us for d in decisions]
+        return {
+            "txn_id": [d.txn_id for d in decisions],
+            "ts": [t.ts for t in txns],
+            "decided_at": [d.decided_at for d in decisions],
+            "action": [d.action for d in decisions],
+            "score": [d.score for d in decisions],
+            "reasons": [[r.to_dict() for r in d.reasons] for d in decisions],
+            "shadow_reasons": [[r.to_dict() for r in d.shadow_reasons] for d in decisions],
+            "jurisdiction": [d.jurisdiction for d in decisions],
+            "rule_pack_version": [d.rule_pack_version for d in decisions],
+            "model_bundle_version": [d.model_bundle_version for d in decisions],
+            "degraded": [d.degraded for d in decisions],
+            "amount": [t.amount for t in txns],
+            "currency": [t.currency for t in txns],
+            "amount_usd": [to_usd_cents(t.amount, t.currency) / 100.0 for t in txns],
+            **{f"latency_us_{layer}": [x.get(layer, 0) for x in latency] for layer in LAYERS},
+        }
 
     def close(self) -> None:
         self.flush()
@@ -249,9 +261,9 @@ def _flush(engine: Engine, pending: list, sink: DecisionSink, watch: AmlWatch | 
 def _sink_all(
     txns: list[Transaction], decisions: list[Decision], sink: DecisionSink, watch: AmlWatch | None
 ) -> None:
-    for txn, decision in zip(txns, decisions, strict=True):
-        sink.add(decision, txn.ts, txn.amount, txn.currency)
-        if watch is not None:
+    sink.add(txns, decisions)
+    if watch is not None:
+        for txn in txns:
             watch.observe(txn)
 
 
