@@ -288,13 +288,13 @@ def _replay_two_stages(
     stage.start()
     sender.close()
     engine.batch_threads = 1  # the other core is the feature stage's
-    # The two cores' halves: the feature stage walks the whole entity state (every role, and
-    # the context features); this process runs the learnt blocks (their state is their own),
-    # rules, model, policy and the sink. Since the walk is compiled (vigil.features.state) the
-    # two cost about the same.
+    # The two cores' halves: the feature stage walks the whole entity state (every role); this
+    # process computes the stateless context features, runs the learnt blocks (their state is
+    # their own), rules, model, policy and the sink. With the walk compiled
+    # (vigil.features.state) this split costs about the same on either side.
     blocks = engine.features.blocks
-    local = world_features(data_dir, blocks=blocks, roles=()) if blocks else None
-    warmed = warm_up(local, engine.bundle, plan, progress=False) if local is not None else 0
+    local = world_features(data_dir, blocks=blocks, roles=())
+    warmed = warm_up(local, engine.bundle, plan, progress=False) if blocks else 0
     txns = transactions_of(plan.live)
     began = None
     try:
@@ -322,17 +322,15 @@ def _replay_two_stages(
 
 
 def _complete(
-    local: OnlineFeatures | None,
+    local: OnlineFeatures,
     chunk: list[Transaction],
     vectors: np.ndarray,
     latency: np.ndarray,
     labels: list[tuple[int, str, bool]],
 ) -> list[list[float]]:
-    """The learnt blocks' part of the vectors (``local``: none without blocks), labels
-    released at the same points as in the feature stage; ``latency`` gains this part's time."""
+    """The context and learnt blocks' part of the vectors, labels released at the same points
+    as in the feature stage; ``latency`` gains this part's time."""
     rows = vectors.tolist()
-    if local is None:
-        return rows
     due = iter(labels)
     label = next(due, None)
     for i, txn in enumerate(chunk):
@@ -340,7 +338,7 @@ def _complete(
             local.observe_label(label[1], label[2])
             label = next(due, None)
         began = time.perf_counter_ns()
-        local.process(txn, context=False, into=rows[i])  # the stage computed the context
+        local.process(txn, into=rows[i])
         latency[i] += (time.perf_counter_ns() - began) // 1_000
     return rows
 
@@ -348,8 +346,8 @@ def _complete(
 def _feature_stage(
     data_dir: Path, models: Path, start: datetime, batch: int, sender: Connection
 ) -> None:
-    """The feature walk: walks payments and labels, sends the vectors (learnt blocks' part
-    left to the deciding process) and the labels released between them."""
+    """The entity-state walk: walks payments and labels, sends the partial vectors (context
+    and learnt blocks left to the deciding process) and the labels released between them."""
     gc.disable()  # this process only walks the feature state: see vigil.runtime
     try:
         bundle = ModelBundle.load(models)
@@ -369,7 +367,7 @@ def _feature_stage(
                     released += 1
                 continue
             began = time.perf_counter_ns()
-            vectors[filled] = features.process(txn)
+            vectors[filled] = features.process(txn, context=False)  # context: the other half
             latency[filled] = (time.perf_counter_ns() - began) // 1_000
             filled += 1
             if filled == batch:

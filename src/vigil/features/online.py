@@ -188,36 +188,29 @@ class OnlineFeatures:
         """
         now = int(txn.ts.timestamp())
         amount = to_usd_cents(txn.amount, txn.currency)
-        values = _seen_values(txn)
-        keys = _flow_keys(txn)
-        remembered = TxnKeys(now, txn.payer_id, txn.payee_id, txn.device_id, txn.ip)
         vector = [NAN] * len(self.names) if into is None else into
         if context:
             self._context(txn, now, amount, vector)
         self.state_missing = False
-        try:
-            self._walk(txn, now, amount, values, keys, remembered, vector, update)
-        except StoreUnavailable:
-            # Decided on what is known without the state (its features stay missing); the
-            # payment is not counted in the state it could not reach.
-            self.state_missing = True
+        if self.roles:  # none: the context and blocks' part of a split walk
+            try:
+                self._walk(txn, now, amount, vector, update)
+            except StoreUnavailable:
+                # Decided on what is known without the state (its features stay missing);
+                # the payment is not counted in the state it could not reach.
+                self.state_missing = True
         for block, begin, end in self._block_slices:
             vector[begin:end] = block.process(txn)
         return vector
 
     def _walk(
-        self,
-        txn: Transaction,
-        now: int,
-        amount: int,
-        values: dict[str, str | None],
-        keys: dict[str, str | None],
-        remembered: TxnKeys,
-        vector: list[float],
-        update: bool,
+        self, txn: Transaction, now: int, amount: int, vector: list[float], update: bool
     ) -> None:
         """Read, compute, write back; a shared store refuses the write when another worker
         changed one of these flows in between, and the payment is read again."""
+        values = _seen_values(txn)
+        keys = _flow_keys(txn)
+        remembered = TxnKeys(now, txn.payer_id, txn.payee_id, txn.device_id, txn.ip)
         store = self.store
         wanted = [keys[role] for role in self.roles]
         for _ in range(COMMIT_ATTEMPTS):
