@@ -167,26 +167,25 @@ cdef class Seen:
         self.cap = cap
         self.last = {} if last is None else last
 
-    cpdef bint knows(self, value):
-        return value in self.last
-
-    cpdef note(self, value, long long now):
+    cdef void note(self, value, stamp) except *:
+        """``value`` seen at ``stamp`` (the event's time, one int object shared by every map
+        the event updates)."""
         cdef dict last = self.last
         if value in last:
             del last[value]  # re-insert so dict order stays oldest-first
         elif len(last) >= self.cap:
             del last[next(iter(last))]
-        last[value] = now
+        last[value] = stamp
 
-    cpdef list distinct_since(self, horizons):
-        """Distinct values seen after each horizon.
+    cdef list distinct_since(self, long long now, tuple spans):
+        """Distinct values seen within each span before ``now``.
 
         The map is kept oldest-first (``note`` re-inserts), so its times are sorted when events
         arrive in time order and a binary search counts them; a late event only blurs the
         count by its lateness, identically online and in replay.
         """
         cdef Py_ssize_t size = len(self.last), i = 0, lo, hi, mid
-        cdef long long horizon
+        cdef long long horizon, span
         cdef long long* times = <long long*> malloc((size + 1) * sizeof(long long))
         if times == NULL:
             raise MemoryError()
@@ -195,8 +194,8 @@ cdef class Seen:
                 times[i] = t
                 i += 1
             counts = []
-            for h in horizons:
-                horizon = h
+            for span in spans:
+                horizon = now - span
                 lo, hi = 0, size  # bisect_right
                 while lo < hi:
                     mid = (lo + hi) // 2
@@ -228,14 +227,18 @@ cdef class Flow:
         self.first = -1
         self.last = -1
 
-    cpdef record(self, long long now, long long amount, dict values):
+    def record(self, long long now, long long amount, dict values) -> None:
+        """The event into every window, remembered value and statistic of the flow."""
+        self._record(now, now, amount, values)
+
+    cdef int _record(self, long long now, stamp, long long amount, dict values) except -1:
         cdef double log_amount, delta
         for window in self.windows.values():
             (<Window> window)._add(now, amount)  # expired by the read that precedes every record
         for name, seen in self.seen.items():
             value = values.get(name)
             if value is not None:
-                (<Seen> seen).note(value, now)
+                (<Seen> seen).note(value, stamp)
         # Welford on log amounts: payment sizes are log-normal, so a z-score on raw amounts
         # would be dominated by the few largest payments.
         self.events += 1
@@ -247,6 +250,7 @@ cdef class Flow:
         if self.first < 0:
             self.first = now
         self.last = now
+        return 0
 
     def __reduce__(self):
         return flow_from_fields, (
@@ -300,6 +304,7 @@ def walk(
     if not update:
         return None
     updated = {}
+    stamp = now  # one int object for every map this payment updates
     for slot, windows, seen_fields in recorders:
         key = keys[slot]
         if key is None:
@@ -307,7 +312,7 @@ def walk(
         flow = flows[slot]
         if flow is None:
             flow = Flow(windows, seen_fields, cap)
-        flow.record(now, amount, values)
+        flow._record(now, stamp, amount, values)
         updated[key] = flow
     return updated
 
@@ -335,7 +340,7 @@ cdef _read_flow(reader, Flow flow, long long now, long long amount, dict values,
         if p_max >= 0:
             vector[p_max] = window.peak / 100.0
     for field, spans, positions in reader.distinct:
-        counts = (<Seen> flow.seen[field]).distinct_since([now - span for span in spans])
+        counts = (<Seen> flow.seen[field]).distinct_since(now, spans)
         for p, c in zip(positions, counts):
             vector[p] = <double> c
     for field, p in reader.novelty:
