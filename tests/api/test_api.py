@@ -398,6 +398,35 @@ def test_metrics_count_decisions_layer_latency_and_errors(client: TestClient, au
     assert value("vigil_http_request_duration_seconds_count", route="/v1/decisions") == 3
 
 
+def test_a_crash_in_the_decision_route_is_a_counted_500_without_details(
+    make_client: Callable[..., TestClient], engine: Engine, auth: Auth, monkeypatch
+) -> None:
+    """The decision route is taken before routing: the same 500 handler and metrics apply."""
+
+    def broken(txn: Any) -> None:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(engine, "decide", broken)
+    client = make_client(engine)
+    answer = TestClient(client.app, raise_server_exceptions=False).post(
+        "/v1/decisions", json=payment(), headers=auth("decider")
+    )
+    assert (answer.status_code, answer.json()) == (500, {"detail": "internal server error"})
+    metrics = client.get("/metrics").text
+    assert 'vigil_http_errors_total{status="500"} 1.0' in metrics
+    assert 'vigil_http_request_duration_seconds_count{route="/v1/decisions"} 1.0' in metrics
+
+
+def test_under_a_root_path_decisions_take_the_router(
+    make_client: Callable[..., TestClient], engine: Engine, auth: Auth
+) -> None:
+    client = make_client(engine)
+    routed = TestClient(client.app, root_path="/vigil")
+    answer = routed.post("/vigil/v1/decisions", json=payment(), headers=auth("decider"))
+    assert answer.status_code == 200 and answer.json()["txn_id"] == "api-1"
+    assert routed.post("/vigil/v1/decisions", json=payment()).status_code == 401
+
+
 def test_openapi_documents_every_route_and_its_bodies(client: TestClient) -> None:
     doc = client.get("/openapi.json").json()
     routes = {(path, method) for path, item in doc["paths"].items() for method in item}
