@@ -9,6 +9,7 @@ decision path should not pay for that per payment.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -71,6 +72,10 @@ class ApiMetrics:
         )
         self._by_action = {action: decisions.labels(action) for action in ACTIONS}
         self._by_layer = [(layer, latency.labels(layer)) for layer in LAYERS]
+        # children by route and by status, resolved on first sight: both sets are bounded (path
+        # templates, status codes), and every request would otherwise pay for .labels()
+        self._route_latency: dict[str, Any] = {}
+        self._status_errors: dict[int, Any] = {}
 
     def decided(self, decision: Decision) -> None:
         self._by_action[decision.action].inc()
@@ -89,9 +94,9 @@ class ApiMetrics:
         self._feedback.labels(source, "true" if is_fraud else "false").inc()
 
     def http(self, route: str, status: int, seconds: float) -> None:
-        self._http_latency.labels(route).observe(seconds)
+        _child(self._route_latency, route, self._http_latency, route).observe(seconds)
         if status >= 400:
-            self._http_errors.labels(str(status)).inc()
+            _child(self._status_errors, status, self._http_errors, str(status)).inc()
 
     def counts(self) -> tuple[int, int]:
         """Decisions made and idempotent replays served, for the health report."""
@@ -104,6 +109,14 @@ class ApiMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _child(children: dict[Any, Any], key: Any, metric: Any, label: str) -> Any:
+    """``metric.labels(label)``, remembered in ``children`` under ``key``."""
+    child = children.get(key)
+    if child is None:
+        child = children[key] = metric.labels(label)
+    return child
 
 
 class HttpMetrics:

@@ -28,6 +28,13 @@ class FieldError(ValueError):
 
 _PATTERNS = {name: (re.compile(p), meaning) for name, (p, meaning) in PATTERNS.items()}
 _CONTRACT = {c.name for c in TRANSACTIONS.columns}
+#: What :meth:`Transaction.from_mapping` checks of each field, looked up once rather than per
+#: request: name, kind, required, positive, choices and pattern (labels are never read).
+_CHECKS = tuple(
+    (c.name, c.kind, c.required, c.positive, c.choices, _PATTERNS.get(c.name))
+    for c in TRANSACTIONS.columns
+    if not c.label
+)
 
 
 @dataclass(slots=True)
@@ -55,22 +62,18 @@ class Transaction:
         if not isinstance(data, Mapping):
             raise FieldError("*", f"expected an object, got {type(data).__name__}")
         values: dict[str, Any] = {}
-        for column in TRANSACTIONS.columns:
-            if column.label:
-                continue
-            raw = data.get(column.name)
+        for name, kind, required, positive, choices, pattern in _CHECKS:
+            raw = data.get(name)
             if raw is None or raw == "":
-                if column.required:
-                    raise FieldError(column.name, "required field is missing")
-                values[column.name] = None
+                if required:
+                    raise FieldError(name, "required field is missing")
+                values[name] = None
                 continue
-            values[column.name] = _coerce(column.name, column.kind, raw)
-            if column.positive and values[column.name] <= 0:
-                raise FieldError(column.name, f"expected an amount > 0 in minor units, got {raw!r}")
-            if column.choices is not None and values[column.name] not in column.choices:
-                raise FieldError(
-                    column.name, f"expected one of {sorted(column.choices)}, got {raw!r}"
-                )
+            value = values[name] = _coerce(name, kind, raw, pattern)
+            if positive and value <= 0:
+                raise FieldError(name, f"expected an amount > 0 in minor units, got {raw!r}")
+            if choices is not None and value not in choices:
+                raise FieldError(name, f"expected one of {sorted(choices)}, got {raw!r}")
         extra = {k: v for k, v in data.items() if k not in _CONTRACT}
         return cls(**values, extra=extra)
 
@@ -85,11 +88,10 @@ class Transaction:
 TRANSACTION_FIELDS: tuple[str, ...] = tuple(n for n in Transaction.__slots__ if n != "extra")
 
 
-def _coerce(name: str, kind: Kind, raw: Any) -> Any:
+def _coerce(name: str, kind: Kind, raw: Any, rule: tuple[re.Pattern, str] | None) -> Any:
     if kind is Kind.STRING:
         if not isinstance(raw, str):
             raise FieldError(name, f"expected a string, got {raw!r}")
-        rule = _PATTERNS.get(name)
         if rule is not None and not rule[0].match(raw):
             raise FieldError(name, f"expected {rule[1]}, got {raw!r}")
         return raw
