@@ -21,6 +21,9 @@ def test_contributions_sum_to_the_raw_score_with_categories_and_missing_values()
     for row in x[:200]:
         raw = booster.predict(row.reshape(1, -1), raw_score=True)[0]
         assert np.isclose(attribution(row).sum() + attribution.bias, raw, atol=1e-9)
+    # a matrix in, one row of contributions out per row, exactly as one row at a time
+    together = attribution(x[:50])
+    assert np.array_equal(together, np.vstack([attribution(r) for r in x[:50]]))
     top_path = [np.argmax(attribution(r)) for r in x[:200]]
     top_shap = [
         np.argmax(booster.predict(r.reshape(1, -1), pred_contrib=True)[0][:-1]) for r in x[:200]

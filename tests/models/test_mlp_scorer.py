@@ -57,6 +57,8 @@ def test_integrated_gradients_add_up_to_the_logit_and_are_the_engine_reasons():
         contributions = scorer.contributions(row)
         assert abs(contributions.sum() - logit) <= 0.05 * np.abs(exact[:-1]).sum() + 1e-9
         np.testing.assert_allclose(attribution(row), contributions[:-1], rtol=0, atol=1e-12)
+    rows = _inputs(rng, 5, 12)
+    assert np.array_equal(attribution(rows), np.vstack([attribution(r) for r in rows]))
     # a feature at its baseline value (here: transformed to 0) gets no credit
     row = np.sign(scorer.shift) * np.expm1(np.abs(scorer.shift))
     row[1] = 50.0
