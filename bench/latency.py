@@ -4,7 +4,10 @@ One run, one machine, both measured the same way:
 - in-process ``decide()`` p50/p99 over payments in time order (state warm from training);
 - replay throughput (``vigil replay`` on the scored days);
 - HTTP p50/p99 at a fixed request rate from a separate load process (bench/loadgen.py), for
-  ``vigil serve`` and for the reference service (bench/baseline_service.py).
+  ``vigil serve`` and for the reference service (bench/baseline_service.py). Where the machine
+  has two CPUs or more, the server runs on the first and the load process on the second, as
+  a load test keeps the client off the server's core: unpinned, the scheduler now and then
+  runs both on one core, and the client's own stalls (tens of ms) then count as latency.
 
     python bench/latency.py [--accounts 20000] [--days 30] [--train-days 23] [--rate 1000] [--seconds 20]
 """
@@ -38,6 +41,14 @@ BENCH = Path(__file__).resolve().parent
 SECRET = "bench-secret-not-for-production"
 #: a request rate the reference service carries without queueing on 2 cores
 REFERENCE_EASY_RPS = 40
+#: CPU of the server under test and of the load process (None: the machine has one CPU)
+_CPUS = sorted(os.sched_getaffinity(0))
+SERVER_CPU, CLIENT_CPU = ({_CPUS[0]}, {_CPUS[1]}) if len(_CPUS) >= 2 else (None, None)
+
+
+def pinned(cpus: set[int] | None):
+    """A ``preexec_fn`` that keeps a child process (and every thread it starts) on ``cpus``."""
+    return None if cpus is None else (lambda: os.sched_setaffinity(0, cpus))
 
 
 def in_process(models: Path, data: Path, until: datetime, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -111,7 +122,9 @@ def load(
     ]
     for header in headers:
         command += ["--header", header]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    output = subprocess.run(
+        command, check=True, capture_output=True, text=True, preexec_fn=pinned(CLIENT_CPU)
+    ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
@@ -189,6 +202,7 @@ def http_runs(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=pinned(SERVER_CPU),
         )
         try:
             wait_healthy(port, health, process)
@@ -271,6 +285,10 @@ def main() -> None:
         "reference p99 / vigil p99 >= 5"
     )
     console.print(f"HTTP statuses: vigil {vigil['statuses']}, reference {ref['statuses']}")
+    where = "unpinned (one CPU)" if SERVER_CPU is None else f"server on CPU {min(SERVER_CPU)}, "
+    if SERVER_CPU is not None:
+        where += f"load process on CPU {min(CLIENT_CPU)}"
+    console.print(f"HTTP: {where}; client lateness p99 {vigil['send_late_p99_us']:,.0f} µs")
 
 
 if __name__ == "__main__":
