@@ -19,6 +19,7 @@ import pytest
 from vigil.features.extras import ExtraFeatures, feature_name
 from vigil.features.online import OnlineFeatures
 from vigil.features.replay import compute_features, merged_stream
+from vigil.features.stores.memory import SnapshotError
 from vigil.schema.mapping import ColumnMapping, ExtraColumns
 from vigil.schema.records import FieldError, Transaction
 
@@ -126,6 +127,13 @@ def test_entity_windows_count_before_each_payment_and_survive_a_snapshot(tmp_pat
     assert again.names == block.names and again.fingerprint == block.fingerprint
     again.restore(tmp_path / "extras.snapshot")
     assert again.process(txn(3, 95, card="c1")) == block.process(txn(3, 95, card="c1"))
+
+
+def test_an_unreadable_snapshot_is_refused_with_the_remedy(tmp_path):
+    block = ExtraFeatures.fit(frame(card=["a", "b"]), selection=selection("    entities: {card: [1h]}\n"))  # fmt: skip
+    (tmp_path / "extras.snapshot").write_bytes(b"not a pickle")
+    with pytest.raises(SnapshotError, match="(?i)retrain"):
+        block.restore(tmp_path / "extras.snapshot")
 
 
 def test_online_equals_offline_with_extra_columns():
