@@ -132,7 +132,7 @@ def test_entity_windows_count_before_each_payment_and_survive_a_snapshot(tmp_pat
 def test_an_unreadable_snapshot_is_refused_with_the_remedy(tmp_path):
     block = ExtraFeatures.fit(frame(card=["a", "b"]), selection=selection("    entities: {card: [1h]}\n"))  # fmt: skip
     (tmp_path / "extras.snapshot").write_bytes(b"not a pickle")
-    with pytest.raises(SnapshotError, match="(?i)retrain"):
+    with pytest.raises(SnapshotError, match=r"(?i)retrain"):
         block.restore(tmp_path / "extras.snapshot")
 
 

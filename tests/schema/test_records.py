@@ -33,6 +33,7 @@ def test_from_mapping_parses_time_drops_labels_keeps_extras():
     ("field", "value", "words"),
     [
         ("amount", -1, "amount > 0"),
+        ("amount", 10**25, "amount <= 1e+15"),  # would overflow the engine's 64-bit windows
         ("amount", 12.5, "integer"),
         ("amount", True, "integer"),
         ("amount", None, "required"),

@@ -22,6 +22,7 @@ def test_valid_frame_keeps_contract_order_and_extras(transactions):
     [
         ("amount", -5, 2, "amount > 0"),
         ("amount", 0, 2, "amount > 0"),
+        ("amount", 10**16, 2, "amount <= 1e+15"),
         ("channel", "pigeon", 2, "expected one of"),
         ("currency", "sgd", 2, "ISO 4217"),
         ("jurisdiction", "SGP", 2, "alpha-2"),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from vigil.schema.tables import ACTIONS, TRANSACTIONS, Kind
+from vigil.schema.tables import ACTIONS, MAX_AMOUNT, TRANSACTIONS, Kind
 from vigil.schema.validate import PATTERNS
 
 
@@ -72,6 +72,10 @@ class Transaction:
             value = values[name] = _coerce(name, kind, raw, pattern)
             if positive and value <= 0:
                 raise FieldError(name, f"expected an amount > 0 in minor units, got {raw!r}")
+            if positive and value > MAX_AMOUNT:
+                raise FieldError(
+                    name, f"expected an amount <= {MAX_AMOUNT:.0e} in minor units, got {raw!r}"
+                )
             if choices is not None and value not in choices:
                 raise FieldError(name, f"expected one of {sorted(choices)}, got {raw!r}")
         extra = {k: v for k, v in data.items() if k not in _CONTRACT}

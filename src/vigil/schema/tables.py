@@ -32,6 +32,12 @@ POLARS_DTYPE: dict[Kind, pl.DataType] = {
 }
 
 
+#: The largest amount a payment may carry, in minor units (10 trillion of a two-decimal
+#: currency): the engine's windows add amounts in 64-bit integers, which this keeps far from
+#: overflow, and nothing larger is a real payment.
+MAX_AMOUNT = 10**15
+
+
 @dataclass(frozen=True, slots=True)
 class Column:
     """One column of a table.
@@ -45,7 +51,7 @@ class Column:
     required: bool = True
     label: bool = False
     choices: frozenset[str] | None = None
-    positive: bool = False
+    positive: bool = False  #: an amount: above 0 and at most MAX_AMOUNT
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from vigil.schema.tables import POLARS_DTYPE, Column, Kind, TableSpec
+from vigil.schema.tables import MAX_AMOUNT, POLARS_DTYPE, Column, Kind, TableSpec
 
 #: Value rules for string columns whose meaning fixes their shape.
 PATTERNS: dict[str, tuple[str, str]] = {
@@ -158,6 +158,9 @@ def _check_values(df: pl.DataFrame, spec: TableSpec, column: Column) -> None:
         checks.append((values.is_null(), "required value is empty"))
     if column.positive:
         checks.append((values <= 0, "expected an amount > 0 in minor units"))
+        checks.append(
+            (values > MAX_AMOUNT, f"expected an amount <= {MAX_AMOUNT:.0e} in minor units")
+        )
     if column.choices is not None:
         allowed = sorted(column.choices)
         checks.append((~values.is_in(allowed) & values.is_not_null(), f"expected one of {allowed}"))
