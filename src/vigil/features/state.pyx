@@ -1,6 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
-"""Per-entity state: bucketed sliding windows, remembered values, lifetime statistics, and the
-per-payment read of one entity's features.
+"""Per-entity state: bucketed sliding windows, remembered values, lifetime statistics, and a
+payment's walk over it (its entities' features read, then the payment recorded).
 
 Written by hand rather than taken from a streaming library because the hot path needs three
 properties at once that none offers together: bounded memory per entity (buckets, capped value
@@ -14,7 +14,8 @@ list and each window a deque, and the interpreter's overhead per field touched w
 Here a window's buckets are a C ring, and the state objects hold no reference cycles, so they
 are not tracked by the cyclic garbage collector at all. The arithmetic is Python's to the bit
 (true division of integers, ``%`` on negative times, ``math.log1p``), so features computed by
-this module equal those computed before it, and online equals offline.
+this module equal those computed before it, and online equals offline. There is no
+pure-Python twin to fall back on: serving and training share this one implementation.
 """
 
 import cython
