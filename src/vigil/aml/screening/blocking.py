@@ -21,7 +21,6 @@ at ``floor`` is lost (tests check it against an exhaustive scan).
 
 from __future__ import annotations
 
-import threading
 from functools import lru_cache
 
 import numpy as np
@@ -29,6 +28,7 @@ import numpy as np
 from vigil.aml.screening.index import WatchlistIndex
 from vigil.aml.screening.normalize import SURNAME_BITS, NormalName
 from vigil.aml.screening.score import INITIAL_SIM, SURNAME_SIM, FormScorer
+from vigil.aml.screening.scratch import ThreadArray
 
 #: Query tokens tracked with a bit for a word partner and one for an initial partner; any
 #: beyond count as paired.
@@ -56,19 +56,6 @@ _FULL_CACHE = 1024
 #: Fewer forms than this left by the covers go straight to the scorer's bound, which is
 #: tighter: the second cut's dozen numpy calls cost more than bounding a few dozen forms.
 _CUT_FROM = 64
-
-
-class Scratch(threading.local):
-    """Per-thread array with a slot per id (form, or content), to deduplicate without sorting
-    (np.unique is slower on a few thousand ids): positions are only read where just written."""
-
-    size = -1
-
-    def positions(self, size: int) -> np.ndarray:
-        if size != self.size:
-            self.size = size
-            self.position = np.zeros(size, dtype=np.int32)
-        return self.position
 
 
 class _Reach:
@@ -136,7 +123,7 @@ class Blocker:
     def __init__(self, index: WatchlistIndex, scorer: FormScorer, cache_size: int = 4_096):
         self.index = index
         self.scorer = scorer
-        self._scratch = Scratch()
+        self._scratch = ThreadArray(np.int32)
         #: each vocabulary token on :data:`_BITMAP_FROM` forms or more, as a bitmap of its forms
         #: (a few hundred tokens of a 100,000-entry list, 28 kB each)
         self.bitmaps: dict[int, np.ndarray] = {}
@@ -326,7 +313,7 @@ class Blocker:
     def _distinct(self, forms: np.ndarray) -> np.ndarray:
         """Each id once, in no particular order: the last position written for an id is the
         one occurrence kept, without sorting and without scanning a flag per listed form."""
-        position = self._scratch.positions(self.index.forms)
+        position = self._scratch.of(self.index.forms)
         order = np.arange(len(forms), dtype=np.int32)
         position[forms] = order
         return forms[position[forms] == order]

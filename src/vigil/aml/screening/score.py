@@ -28,7 +28,6 @@ Transport vs Udom Siam Trading), and words in another order where order carries 
 
 from __future__ import annotations
 
-import threading
 from functools import lru_cache
 from itertools import pairwise
 
@@ -44,6 +43,7 @@ from vigil.aml.screening.normalize import (
     NormalName,
     initials_of,
 )
+from vigil.aml.screening.scratch import ThreadArray
 
 #: Another romanisation of the same surname (Chen/Chan/Tan): near certain, not certain.
 SURNAME_SIM = 0.9
@@ -86,7 +86,7 @@ class FormScorer:
         #: screened for the first time then costs no search for its listed tokens
         self._listed = [self._neighbours(token) for token in index.tokens]
         self._unlisted = lru_cache(maxsize=cache_size)(self._neighbours)
-        self._scratch = _Lookup()
+        self._scratch = ThreadArray(np.float32)
 
     def neighbours(self, token: str) -> tuple[np.ndarray, np.ndarray]:
         """Vocabulary ids similar to ``token`` (surnames aside), with their similarity > 0."""
@@ -121,7 +121,7 @@ class FormScorer:
         # One zeroed slot per vocabulary token, kept per thread: each query token's neighbours
         # are written, read through the forms' tokens, and wiped (zeroing 17,000 slots for
         # every token of every name cost more than the lookups).
-        lookup = self._scratch.table(index.pad + 1)
+        lookup = self._scratch.of(index.pad + 1)
         rows = sides = None
         for i, token in enumerate(name.tokens):
             ids, values = self.neighbours(token)
@@ -239,18 +239,6 @@ class FormScorer:
             if any(b < a for a, b in pairwise(places)):
                 score -= ORDER_CONFLICT
         return score
-
-
-class _Lookup(threading.local):
-    """Per-thread table with a slot per vocabulary token, all zero between uses."""
-
-    size = -1
-
-    def table(self, size: int) -> np.ndarray:
-        if size != self.size:
-            self.size = size
-            self.values = np.zeros(size, dtype=np.float32)
-        return self.values
 
 
 def _slot_max(sim: np.ndarray) -> np.ndarray:

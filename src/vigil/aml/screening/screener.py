@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from vigil.aml.screening.birth import CONFLICT, DATE, EVIDENCE, YEAR, BirthIndex, as_birth_date
-from vigil.aml.screening.blocking import Blocker, Scratch
+from vigil.aml.screening.blocking import Blocker
 from vigil.aml.screening.index import WatchlistIndex
 from vigil.aml.screening.normalize import NormalName, known_tokens, normalize
 from vigil.aml.screening.score import FormScorer
+from vigil.aml.screening.scratch import ThreadArray
 from vigil.aml.screening.watchlist import Entry, fingerprint, read_watchlist
 from vigil.schema.io import read_table
 
@@ -111,7 +112,7 @@ class Screener:
         self.index = WatchlistIndex(entries)
         self.scorer = FormScorer(self.index, known)
         self.blocker = Blocker(self.index, self.scorer)
-        self._scratch = Scratch()
+        self._scratch = ThreadArray(np.int32)
         self.births = BirthIndex(
             [e.birth_dates for e in self.index.entries],
             [e.birth_years for e in self.index.entries],
@@ -272,7 +273,7 @@ class Screener:
         # the end so that the first place writes last): each content is scored there once.
         content = self.index.form_content[forms[order]]
         places = np.arange(len(order))
-        slot = self._scratch.positions(self.index.contents)
+        slot = self._scratch.of(self.index.contents)
         slot[content[::-1]] = places[::-1]
         first = slot[content]
         is_first = first == places
