@@ -31,7 +31,7 @@ import polars as pl
 
 from vigil.features.spec import BUCKETS_PER_WINDOW, WINDOWS
 from vigil.features.state import Window
-from vigil.features.stores.memory import SnapshotError
+from vigil.features.stores.memory import load_snapshot
 from vigil.money import to_usd_cents
 from vigil.schema.mapping import ExtraColumns
 from vigil.schema.records import FieldError, Transaction
@@ -256,14 +256,7 @@ class ExtraFeatures:
             pickle.dump((self.fingerprint, self._state), handle, protocol=pickle.HIGHEST_PROTOCOL)
 
     def restore(self, path: Path) -> None:
-        with Path(path).open("rb") as handle:
-            try:  # our own snapshot, written by save above
-                fingerprint, state = pickle.load(handle)
-            except (AttributeError, TypeError, ValueError, pickle.UnpicklingError) as error:
-                raise SnapshotError(
-                    f"{path}: unreadable snapshot of extra columns ({error}); written by an "
-                    "older Vigil? Retrain the bundle (vigil train) to rebuild it"
-                ) from error
+        fingerprint, state = load_snapshot(path, "snapshot of extra columns")
         if fingerprint != self.fingerprint:
             raise ValueError(
                 f"{path}: snapshot of extra columns {fingerprint}, these are {self.fingerprint}"

@@ -11,6 +11,7 @@ import os
 import pickle
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from vigil.features.state import Flow
 from vigil.features.stores.base import TxnKeys
@@ -21,6 +22,19 @@ _FORMAT = 2
 
 class SnapshotError(ValueError):
     pass
+
+
+def load_snapshot(path: Path, what: str = "snapshot") -> Any:
+    """Unpickle one of our own snapshots; one that cannot be read back (written by an older
+    Vigil, whose state classes no longer fit, or damaged) is a SnapshotError naming the remedy."""
+    with Path(path).open("rb") as handle:
+        try:
+            return pickle.load(handle)
+        except (AttributeError, TypeError, ValueError, pickle.UnpicklingError) as error:
+            raise SnapshotError(
+                f"{path}: unreadable {what} ({error}); written by an older Vigil? "
+                "Retrain the bundle (vigil train) to rebuild it"
+            ) from error
 
 
 class MemoryStateStore:
@@ -73,14 +87,7 @@ class MemoryStateStore:
         os.replace(partial, path)
 
     def restore(self, path: Path, fingerprint: str) -> None:
-        with Path(path).open("rb") as handle:
-            try:
-                data = pickle.load(handle)
-            except (AttributeError, TypeError, pickle.UnpicklingError) as error:
-                raise SnapshotError(
-                    f"{path}: unreadable snapshot ({error}); written by an older Vigil? "
-                    "Retrain the bundle (vigil train) to rebuild it"
-                ) from error
+        data = load_snapshot(path)
         if data.get("format") != _FORMAT:
             raise SnapshotError(
                 f"{path}: snapshot format {data.get('format')} is not {_FORMAT}; "
