@@ -285,9 +285,11 @@ def main() -> None:
         "reference p99 / vigil p99 >= 5"
     )
     console.print(f"HTTP statuses: vigil {vigil['statuses']}, reference {ref['statuses']}")
-    where = "unpinned (one CPU)" if SERVER_CPU is None else f"server on CPU {min(SERVER_CPU)}, "
-    if SERVER_CPU is not None:
-        where += f"load process on CPU {min(CLIENT_CPU)}"
+    where = (
+        "unpinned (one CPU)"
+        if SERVER_CPU is None
+        else f"server on CPU {min(SERVER_CPU)}, load process on CPU {min(CLIENT_CPU)}"
+    )
     console.print(f"HTTP: {where}; client lateness p99 {vigil['send_late_p99_us']:,.0f} µs")
 
 

@@ -294,14 +294,15 @@ def _replay_two_stages(
     # (vigil.features.state) this split costs about the same on either side.
     blocks = engine.features.blocks
     local = world_features(data_dir, blocks=blocks, roles=())
-    warmed = warm_up(local, engine.bundle, plan, progress=False) if blocks else 0
+    if blocks:  # the same warm-up as the stage's, which reports how many payments it took
+        warm_up(local, engine.bundle, plan, progress=False)
     txns = transactions_of(plan.live)
-    began = None
+    began, warmed = None, 0
     try:
         while True:
             message = receiver.recv()
             if message[0] == "warmed":
-                warmed = max(warmed, message[1])
+                warmed = message[1]
                 began = time.perf_counter()
                 continue
             if message[0] == "error":

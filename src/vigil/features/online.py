@@ -51,7 +51,6 @@ class _RoleReader:
 
     role: str
     slot: int  # where its flow key and flow sit among the instance's roles
-    flow_kind: str
     windows: tuple[tuple[str, int, int, int, int], ...]  # window, pos count/sum/mean/max
     distinct: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...]  # field, spans, positions
     novelty: tuple[tuple[str, int], ...]
@@ -104,10 +103,9 @@ class OnlineFeatures:
             (self.roles.index(role), *self._layouts[_flow_kind(role)]) for role in self._updated
         )
         # the payer's outgoing amount against its last 24 hours of incoming money
-        self._ratio_at = self._index.get("payer_in_ratio_24h", -1)
+        reads_inflow = "payer_in" in self.roles
+        self._ratio_at = self._index.get("payer_in_ratio_24h", -1) if reads_inflow else -1
         self._inflow_at = self._index.get("payer_in_sum_24h", -1)
-        if "payer_in" not in self.roles:
-            self._ratio_at = -1
         # Context values are computed in CONTEXT_FEATURES order (the ratio, last, comes later).
         self._context_positions = [self._index[name] for name in CONTEXT_FEATURES[:-1]]
 
@@ -165,9 +163,7 @@ class OnlineFeatures:
             )
             if role in self.roles and (win or distinct or novelty or history >= 0):
                 slot = self.roles.index(role)
-                readers.append(
-                    _RoleReader(role, slot, _flow_kind(role), win, distinct, novelty, history)
-                )
+                readers.append(_RoleReader(role, slot, win, distinct, novelty, history))
         return tuple(readers)
 
     # ---- per event --------------------------------------------------------------------------
