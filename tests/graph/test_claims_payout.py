@@ -20,6 +20,7 @@ from vigil.graph.claims import (
     FeatureSpace,
     compare,
     fit_model,
+    fpr_table,
     graph_batch,
     markdown_table,
     neighbour_matrix,
@@ -192,3 +193,17 @@ def test_compare_splits_recall_into_ring_and_lone(world, claims):
     assert r["acc_accuracy"] >= r["accuracy"] or r["acc_recall"] <= r["recall"]
     table = markdown_table(rows)
     assert "recall ring / lone" in table and table.count("| lgbm_own |") == 3
+
+    # Recall at a fixed false-positive rate on the honest test claims, beside the thresholds
+    # set on validation: one threshold for every kind of fraud, so the kinds add up again.
+    assert r["graph"] is False and r["review_after_days"] == 0
+    for prefix in ("fpr_1pct_", "fpr_0.1pct_"):
+        assert 0 <= r[f"{prefix}fpr"] <= (0.01 if prefix == "fpr_1pct_" else 0.001)
+        weighted = sum(
+            r[f"{prefix}recall_{g}"] * r[f"fraud_{g}"] for g in ("ring", "lone") if r[f"fraud_{g}"]
+        )
+        assert weighted == pytest.approx(r[f"{prefix}recall"] * r["fraud"])
+    assert r["fpr_0.1pct_recall"] <= r["fpr_1pct_recall"]
+    at_fpr = fpr_table(rows)
+    assert "recall @ 1% FPR: all / ring / lone" in at_fpr
+    assert at_fpr.count("| lgbm_own | no | at filing |") == 1

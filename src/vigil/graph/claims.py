@@ -45,6 +45,8 @@ import polars as pl
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from vigil.evaluation.metrics import FPR_TARGETS
+from vigil.evaluation.metrics import _recall_at_fpr as _engine_recall_at_fpr
 from vigil.graph.nn import MODEL_NAMES, build_model
 from vigil.graph.sampler import EDGE_ATTR_NAMES, NeighborSampler
 from vigil.graph.store import Adjacency, GraphStore, NodeType, Relation, to_micros
@@ -94,6 +96,9 @@ IDENT_STATS = (
 _DISTINCT_SLOTS = {"claimants": 0, "phones": 1, "addresses": 2, "banks": 3}
 RECORD_FIELDS = tuple(c.name for c in CLAIMS.columns if not c.label)
 BOOSTED = ("lgbm_neighbour", "lgbm_own")
+#: The models that read nothing of the graph: the claim's own record only (the ablation's
+#: "without the graph layer").
+GRAPHLESS = frozenset({"lgbm_own"})
 ALL_MODELS = (*MODEL_NAMES, *BOOSTED)
 HINTS = ("pay", "review", "investigate")
 
@@ -1453,6 +1458,37 @@ def _recall_of(flagged: np.ndarray, group: np.ndarray) -> float:
     return float(flagged[group].mean()) if group.any() else float("nan")
 
 
+def fpr_prefix(target: float) -> str:
+    """The key prefix of the figures at one false-positive rate: ``fpr_1pct_`` for 0.01,
+    ``fpr_0.1pct_`` for 0.001."""
+    return f"fpr_{target * 100:g}pct_"
+
+
+def recall_at_fpr(
+    raw: np.ndarray,
+    labels: np.ndarray,
+    target: float,
+    groups: Mapping[str, np.ndarray] | None = None,
+) -> dict[str, float | None]:
+    """Recall at a fixed false-positive rate on the honest claims, as the payments engine
+    reports it (:mod:`vigil.evaluation.metrics`, whose helper this calls): with k = floor(target
+    × honest claims) false alarms allowed, the threshold is the (k+1)-th highest honest score and
+    a claim is caught when its score is strictly above it, so the realised ``fpr`` never exceeds
+    the target (ties with honest claims at the threshold are not caught). The threshold is read
+    off the honest claims alone; ``recall`` is on all fraud and ``recall_<group>`` on each
+    group's mask (fraud of one kind). None where there is no honest claim or no such fraud."""
+    fraud = labels == 1
+    negatives = raw[labels == 0]
+    overall = _engine_recall_at_fpr(raw, fraud, negatives, target)
+    out: dict[str, float | None] = (
+        dict(overall) if overall is not None else dict.fromkeys(("threshold", "fpr", "recall"))
+    )
+    for name, members in (groups or {}).items():
+        within = _engine_recall_at_fpr(raw, members, negatives, target)
+        out[f"recall_{name}"] = None if within is None else within["recall"]
+    return out
+
+
 def compare(
     frame: pl.DataFrame,
     until: datetime,
@@ -1469,7 +1505,10 @@ def compare(
     recall; unprefixed keys), ``acc_`` (the most recall that keeps 95% accuracy) and ``f1_``
     (best F1); and at each, recall on the frauds linked or not when scored and, given the
     world's ``typology`` (claim_id, :data:`TYPOLOGY_COLUMN`), on ring and on lone fraud and on
-    the ring claims with no trace yet (a ring's first claims)."""
+    the ring claims with no trace yet (a ring's first claims). Beside them, recall at each
+    false-positive rate of :data:`FPR_TARGETS`, its threshold read off the honest test claims
+    rather than set on validation (:func:`recall_at_fpr`; keys prefixed by :func:`fpr_prefix`),
+    on all fraud and on the same groups; ``graph`` says whether the model reads the graph."""
     config = config or ClaimsConfig()
     history = ClaimsHistory.of(frame.sort("ts", maintain_order=True), config)
     split = time_split(history, to_micros(until), config.validation_share)
@@ -1488,7 +1527,11 @@ def compare(
         began = perf_counter()
         model = fit_model(history, split, name, config)
         raw = model.raw(history, split.test)
-        row: dict[str, Any] = {"model": name}
+        row: dict[str, Any] = {
+            "model": name,
+            "graph": name not in GRAPHLESS,
+            "review_after_days": config.review_after_days,
+        }
         for prefix, threshold in (
             ("", model.threshold),
             ("acc_", model.metrics["threshold_accuracy"]),
@@ -1503,6 +1546,9 @@ def compare(
             row[f"{prefix}threshold"] = threshold
             flagged = raw >= threshold
             row.update({f"{prefix}recall_{g}": _recall_of(flagged, m) for g, m in groups.items()})
+        for target in FPR_TARGETS:
+            at = recall_at_fpr(raw, y_test, target, groups)
+            row.update({f"{fpr_prefix(target)}{k}": v for k, v in at.items()})
         row["threshold_probability"] = float(model.calibrator(np.array([model.threshold]))[0])
         row["validation_recall"] = model.metrics["validation_recall"]
         row["validation_accuracy"] = model.metrics["validation_accuracy"]
@@ -1551,6 +1597,41 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
 
 def _met(accuracy: float, recall: float) -> str:
     return "yes" if accuracy >= 0.95 and recall >= 0.90 else "no"
+
+
+def fpr_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Recall at 1% and 0.1% false-positive rate (thresholds read off the honest test claims,
+    not set on validation), one row per model: on all fraud and on ring / lone fraud (linked /
+    unlinked without the world's typology), the realised false-positive rate in brackets, and
+    whether the model reads the graph."""
+    targets = sorted(FPR_TARGETS, reverse=True)
+    has_kind = any(f"{fpr_prefix(t)}recall_ring" in r for r in rows for t in targets)
+    groups = ("ring", "lone") if has_kind else ("linked", "unlinked")
+    head = "| model | graph | scored | AUPRC | " + " | ".join(
+        f"recall @ {t * 100:g}% FPR: all / {groups[0]} / {groups[1]} (FPR)" for t in targets
+    )
+    out = [head + " |", "|---" * head.count("|") + "|"]
+    for r in rows:
+        cells = []
+        for target in targets:
+            p = fpr_prefix(target)
+            keys = ("recall", *(f"recall_{g}" for g in groups))
+            fpr = r.get(f"{p}fpr")
+            cells.append(
+                " / ".join(_share(r.get(f"{p}{k}")) for k in keys)
+                + (" (—)" if fpr is None else f" ({fpr:.2%})")
+            )
+        graph = "yes" if r.get("graph", r["model"] not in GRAPHLESS) else "no"
+        after = r.get("review_after_days") or 0
+        scored = "at filing" if after == 0 else f"{after:g} days after filing"
+        out.append(
+            f"| {r['model']} | {graph} | {scored} | {r['auprc']:.3f} | " + " | ".join(cells) + " |"
+        )
+    return "\n".join(out) + "\n"
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None or math.isnan(value) else f"{value:.3f}"
 
 
 # --- a claims-only world ---------------------------------------------------------------------

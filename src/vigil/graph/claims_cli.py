@@ -152,10 +152,20 @@ def compare(
     threads: Threads = 1,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
 ) -> None:
-    """Train every model on one time split and print the comparison table (markdown); recall
-    on ring and lone fraud separately when the world has `vigil claims simulate`'s typology."""
+    """Train every model on one time split and print the comparison tables (markdown): each
+    model at three thresholds set on validation, then its recall at 1% and 0.1% false-positive
+    rate on the honest test claims; recall on ring and lone fraud separately when the world has
+    `vigil claims simulate`'s typology."""
     from vigil.graph.claims import compare as run_compare
-    from vigil.graph.claims import markdown_table, read_claims, read_typology
+    from vigil.graph.claims import fpr_prefix, fpr_table, markdown_table, read_claims, read_typology
+
+    def _log(r: dict) -> None:
+        at = r.get(f"{fpr_prefix(0.01)}recall")
+        console.print(
+            f"{r['model']}: AUPRC {r['auprc']:.3f}, recall @ 1% FPR "
+            f"{'—' if at is None else f'{at:.3f}'}, {r['seconds']:.0f} s",
+            highlight=False,
+        )
 
     names = [m.strip() for m in models.split(",") if m.strip()]
     moment = _instant(until, "--until")
@@ -167,9 +177,7 @@ def compare(
             moment,
             names,
             config,
-            log=lambda r: console.print(
-                f"{r['model']}: AUPRC {r['auprc']:.3f}, {r['seconds']:.0f} s", highlight=False
-            ),
+            log=_log,
             typology=read_typology(data),
         )
     except (ValueError, FileNotFoundError) as error:
@@ -178,6 +186,7 @@ def compare(
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(rows, indent=2))
     print(markdown_table(rows))
+    print(fpr_table(rows))
 
 
 @claims_app.command()
