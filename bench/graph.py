@@ -341,7 +341,9 @@ def generated_timing(args: argparse.Namespace, console: Console) -> dict:
     tail = frame.filter(pl.col("ts") >= cut)
     _, process_us = _stream(block, tail.head(args.timed), 0)
     inference = block.latency()
-    block.scores, block.inference_us = {}, []
+    block.scores = {}
+    block.inference_us.clear()
+    block.inferred = 0
     _, worst_us = _stream(block, tail.slice(args.timed, args.timed), 0)
     result = {
         "nodes": store.num_nodes,

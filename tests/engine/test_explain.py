@@ -27,3 +27,12 @@ def test_every_default_feature_has_a_sentence():
         text = describe(name, 1.0)
         assert "=" not in text, name
         assert describe(name, float("nan")).endswith("unknown")
+
+
+def test_every_graph_feature_but_the_codes_and_coordinates_has_a_sentence():
+    from vigil.graph.block import BlockConfig, feature_names
+
+    for name in feature_names(BlockConfig(embedding_dims=2)):
+        if name.endswith("_source") or "_emb_" in name:
+            continue  # codes and raw coordinates: their name is all there is to say
+        assert "=" not in describe(name, 1.0), name

@@ -1,7 +1,6 @@
 """The graph feature block: point in time, ring signals, on-the-fly scores equal to the bulk
 path, online == offline replay, snapshot/restore mid-stream, save/load."""
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import polars as pl
 import pytest
 import torch
 
+from vigil.engine.pipeline import Budgets, Engine
 from vigil.features.replay import (
     compute_features,
     merged_stream,
@@ -17,6 +17,7 @@ from vigil.features.replay import (
     transactions_of,
     world_features,
 )
+from vigil.graph import block as block_module
 from vigil.graph.account_features import node_features
 from vigil.graph.block import (
     INFERRED,
@@ -33,6 +34,8 @@ from vigil.graph.nn import build_model
 from vigil.graph.sampler import EDGE_ATTR_NAMES, NeighborSampler
 from vigil.graph.store import GraphStore, to_micros
 from vigil.graph.train import TrainConfig, new_model
+from vigil.rules.pack import PACKS_DIR, context_names
+from vigil.rules.registry import RuleRegistry
 from vigil.schema.records import Transaction
 
 #: a short fit: these tests check the mechanics, not how well GeniePath learns
@@ -204,13 +207,92 @@ def test_numpy_geniepath_equals_the_torch_model(name):
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
 
 
-def test_a_deadline_turns_slow_inferences_into_counted_skips(saved_block, world_frame):
+def test_a_spent_live_budget_leaves_inferences_out_counted_and_degraded(saved_block, world_frame):
     block = GraphBlock.load(saved_block)
-    block.config = replace(block.config, deadline_us=0)
-    values = walk(block, world_frame)
-    sources = column(block, values, "graph_payee_score_source")
-    assert INFERRED not in set(sources.tolist())
-    assert block.skipped == block.latency()["inferred"] > 0
+    block.scores = {}  # every account must be inferred
+    block.live(0)
+    degraded = []
+    for txn in transactions_of(world_frame):
+        block.process(txn)
+        degraded.append(block.degraded)
+    assert block.latency()["inferred"] == 0
+    assert block.skipped > 0 and any(degraded)
+    block.live(None)  # a batch again: every inference runs, nothing is degraded
+    block.process(next(transactions_of(world_frame.tail(1))))
+    assert not block.degraded
+
+
+class SteppingClock:
+    """A ``time`` whose ``perf_counter_ns`` moves 1 ms a call, so that every step is slow."""
+
+    def __init__(self):
+        self.now = 0
+
+    def perf_counter_ns(self) -> int:
+        self.now += 1_000_000
+        return self.now
+
+
+def test_an_inference_past_the_live_budget_is_kept_and_the_next_left_out(
+    saved_block, world_frame, monkeypatch
+):
+    """The budget is kept at the inferences' boundaries, as the engine keeps its layers'."""
+    block = GraphBlock.load(saved_block)
+    block.scores = {}  # every account must be inferred
+    head = world_frame.filter(pl.col("ts") < FIT_UNTIL)  # learnt values start at the fit
+    walk(block, head)
+    known = {row["payer_id"] for row in head.iter_rows(named=True)}
+    txn = next(
+        t
+        for t in transactions_of(world_frame.filter(pl.col("ts") >= FIT_UNTIL))
+        if t.payer_id in known and t.payee_id in known and t.payer_id != t.payee_id
+    )
+    monkeypatch.setattr(block_module, "time", SteppingClock())
+    block.live(2_500)  # the payer's inference starts 1 ms in, ends 4 ms in: past the budget
+    values = dict(zip(block.names, block.process(txn), strict=True))
+    assert values["graph_payer_score_source"] == INFERRED
+    assert values["graph_payer_score"] == values["graph_payer_score"]  # kept, not NaN
+    assert values["graph_payee_score_source"] == MISSING  # no budget left for the payee
+    assert block.degraded and block.skipped == 1 and block.inferred == 1
+
+
+def test_live_decisions_short_of_graph_values_are_degraded_and_batches_never(
+    tiny_world, saved_block, world_frame
+):
+    def engine(blocks_us: int) -> Engine:
+        block = GraphBlock.load(saved_block)
+        block.scores = {}  # every account must be inferred
+        budgets = Budgets(rules_us=10**9, model_us=10**9, deadline_us=10**10, blocks_us=blocks_us)
+        features = world_features(tiny_world, blocks=[block])
+        return Engine(features, RuleRegistry(PACKS_DIR, context_names()), None, budgets=budgets)
+
+    txns = list(transactions_of(world_frame))
+    batch = engine(0).decide_batch(txns)
+    hurried = engine(0)
+    live = [hurried.decide(t) for t in txns]
+    assert not any(d.degraded for d in batch)
+    assert any(d.degraded for d in live)
+    assert hurried.features.blocks[0].skipped > 0
+
+
+def test_with_time_to_spare_live_vectors_equal_the_batch_ones(tiny_world, saved_block, world_frame):
+    def features(budget_us: int | None):
+        block = GraphBlock.load(saved_block)
+        block.scores = {}  # every account must be inferred
+        online = world_features(tiny_world, blocks=[block])
+        online.live(budget_us)
+        return online
+
+    spare, batch = features(10**9), features(None)
+    for txn in transactions_of(world_frame):
+        np.testing.assert_array_equal(spare.process(txn), batch.process(txn))
+        assert not spare.blocks_degraded
+    assert spare.blocks[0].inferred > 0
+
+
+def test_a_negative_live_budget_is_refused(saved_block):
+    with pytest.raises(GraphError, match="budget_us"):
+        GraphBlock.load(saved_block).live(-1)
 
 
 # -- ring signals on a hand-built stream ------------------------------------------------------

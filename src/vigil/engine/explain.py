@@ -63,6 +63,24 @@ HISTORY_WORDS = {
     "fraud_labels": "{v:.0f} confirmed frauds involve {role}",
     "fraud_rate": "{v:.1%} of the payments of {role} were confirmed fraud",
 }
+GRAPH_WORDS = {
+    "graph_payer_score": "GeniePath rates this payer's network {v:.0%} likely to be run for fraud",
+    "graph_payee_score": "GeniePath rates the payee's network {v:.0%} likely to be run for fraud",
+    "graph_payer_device_peers": "{v:.0f} other accounts on this payer's devices",
+    "graph_payee_device_peers": "{v:.0f} other accounts on the payee's devices",
+    "graph_payer_ip_peers": "{v:.0f} other accounts on this payer's IP addresses",
+    "graph_payee_ip_peers": "{v:.0f} other accounts on the payee's IP addresses",
+    "graph_payer_fraud_receivers": "{v:.0f} accounts sharing this payer's devices received fraud",
+    "graph_payee_fraud_receivers": "{v:.0f} accounts sharing the payee's devices received fraud",
+    "graph_payer_fraud_senders": "{v:.0f} accounts sharing this payer's devices sent fraud",
+    "graph_payee_fraud_senders": "{v:.0f} accounts sharing the payee's devices sent fraud",
+    "graph_payer_link_fraud": "{v:.0f} confirmed frauds paid from this payer's devices",
+    "graph_payee_link_fraud": "{v:.0f} confirmed frauds paid from the payee's devices",
+    "graph_payer_received_fraud": "this payer received {v:.0f} confirmed fraud payments",
+    "graph_payee_sent_fraud": "the payee sent {v:.0f} confirmed fraud payments",
+    "graph_shared_links": "payer and payee share {v:.0f} devices or addresses",
+    "graph_cosine": "payer and payee are {v:.2f} alike in the payment network (DeepWalk cosine)",
+}
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _ROLE = "(payer_in|payer|payee|device|ip|pair)"
 _WINDOW_RE = re.compile(rf"^{_ROLE}_(count|sum|mean|max)_(\w+)$")
@@ -79,6 +97,8 @@ def describe(feature: str, value: float) -> str:
         if feature == "log_amount_usd":
             value = math.expm1(value)
         return CONTEXT_WORDS[feature].format(v=value, day=DAYS[int(value) % 7])
+    if feature in GRAPH_WORDS:
+        return GRAPH_WORDS[feature].format(v=value)
     if m := _WINDOW_RE.match(feature):
         role, agg, window = m.groups()
         amount = {

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from vigil.engine.explain import describe
+from vigil.engine.graph_signals import GraphSignals
 from vigil.engine.policy import SEVERITY, Policy, PolicyOutcome
 from vigil.features.online import OnlineFeatures
 from vigil.models.attribution import PathAttribution
@@ -40,6 +41,9 @@ class Budgets:
 
     rules_us: int = 300
     model_us: int = 600
+    #: learnt blocks' variable work per live payment (the graph layer's inference of accounts
+    #: it has never scored): the issue's 2 ms p99 for on-the-fly graph inference
+    blocks_us: int = 2_000
     deadline_us: int = 5_000
     top_reasons: int = 3
     idempotency_cache: int = 1_000_000
@@ -111,6 +115,9 @@ class Engine:
         self._decided: OrderedDict[str, Decision] = OrderedDict()
         self._lock = threading.Lock()
         self._model: tuple[ModelBundle, PathAttribution] | None = None
+        #: the graph layer's ring signals (L3), when the features hold the graph block's; their
+        #: weights (measured fraud rates) come with a bundle
+        self._graph: GraphSignals | None = GraphSignals.of(features.names, {})
         #: LightGBM threads for batch scoring; 1 when another process needs the other core,
         #: since OpenMP workers spin between batches and would steal it
         self.batch_threads = 2
@@ -128,6 +135,7 @@ class Engine:
                 f"bundle {bundle.version} was trained on other features than this engine computes "
                 f"(spec {bundle.spec_fingerprint}, engine {self.features.fingerprint})"
             )
+        self._graph = GraphSignals.of(self.features.names, bundle.extra.get("graph_signals", {}))
         self._model = (bundle, bundle.attribution())  # path attribution, or the MLP's
 
     @property
@@ -215,10 +223,13 @@ class Engine:
 
     def _layers(self, txn: Transaction, live: bool = True, count_in_state: bool = True) -> _Scored:
         started = time.perf_counter_ns()
-        vector = self.features.process(txn, update=count_in_state)
+        features = self.features
+        features.live(self.budgets.blocks_us if live else None)
+        vector = features.process(txn, update=count_in_state)
         features_us = (time.perf_counter_ns() - started) // 1_000
         scored = self._rules_layer(txn, vector, started, features_us, live)
-        if self.features.state_missing or not count_in_state:  # not the usual state: say so
+        # not the usual state, or a learnt block short of its values: say so
+        if features.state_missing or features.blocks_degraded or not count_in_state:
             scored.degraded = True
         return scored
 
@@ -300,7 +311,7 @@ class Engine:
         for hit in scored.hits:
             if hit.action in SEVERITY and SEVERITY[hit.action] > SEVERITY[floor]:
                 floor = hit.action
-        score = p_model if p_model == p_model else self._fallback_score(scored.hits, model)
+        score = p_model if p_model == p_model else self._fallback_score(scored, model)
         amount_usd = to_usd_cents(txn.amount, txn.currency) / 100.0
         account = self.features.accounts.get(txn.payer_id)
         segment = account.kind if account is not None else "default"
@@ -325,6 +336,8 @@ class Engine:
         if model_reasons is not None:
             reasons += model_reasons
             policy_us += explain_us
+        if self._graph is not None and verdict.outcome.action != "approve":
+            reasons += self._graph.reasons(scored.vector)
         if verdict.outcome.budget_limited:
             reasons.append(Reason("policy", "review_budget", "review budget reached", 0.0))
         if scored.live:
@@ -353,18 +366,24 @@ class Engine:
             ],
         )
 
-    @staticmethod
-    def _fallback_score(hits: list, model: tuple[ModelBundle, PathAttribution] | None) -> float:
-        """Without a model score: the trained base rate, raised by each rule's weight (noisy-OR).
+    def _fallback_score(
+        self, scored: _Scored, model: tuple[ModelBundle, PathAttribution] | None
+    ) -> float:
+        """Without a model score: the trained base rate, raised by each rule's weight and each
+        graph signal's measured fraud rate (noisy-OR).
 
         With a model the score is the model's calibrated probability alone: the model already
-        sees every feature the rules read, and adding rule weights on top would double-count
-        the evidence and break calibration. Rules then act through their action floors.
+        sees every feature the rules and the graph signals read, and adding their weights on
+        top would double-count the evidence and break calibration. Rules then act through their
+        action floors, and graph signals as reasons.
         """
         base = model[0].metrics.get("validation_fraud_rate", 0.0) if model else 0.0
         keep = 1.0 - base
-        for hit in hits:
+        for hit in scored.hits:
             keep *= 1.0 - hit.weight
+        if self._graph is not None:
+            for reason in self._graph.reasons(scored.vector):
+                keep *= 1.0 - reason.weight
         return min(1.0, max(0.0, 1.0 - keep))
 
     def _model_reasons(

@@ -34,9 +34,20 @@ class FeatureBlock(Protocol):
     kind: str
     names: tuple[str, ...]
     fingerprint: str
+    #: the latest payment's values left out work to keep within the live budget, or overran it
+    degraded: bool
 
     def process(self, txn: Transaction) -> Sequence[float]:
         """Values for ``names`` from the state before ``txn``; then ``txn`` enters the state."""
+        ...
+
+    def live(self, budget_us: int | None) -> None:
+        """Serve within ``budget_us`` of wall time per payment, or (None) do all the work.
+
+        A live decision must not wait on a block's variable-cost work (the graph layer's
+        inference for an account it has never scored); a batch (training replay, backtest)
+        must compute every value, so that its vectors never depend on how busy the machine was.
+        """
         ...
 
     def observe_label(self, txn_id: str, is_fraud: bool) -> None: ...

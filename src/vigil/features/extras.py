@@ -68,6 +68,7 @@ class ExtraFeatures:
     """The feature block over extra columns (kind ``extras``)."""
 
     kind = "extras"
+    degraded = False  #: never: see :meth:`live`
 
     def __init__(
         self,
@@ -245,6 +246,9 @@ class ExtraFeatures:
             value = txn.extra.get(name)
             if value is None or value == "":
                 raise FieldError(name, "required field is missing: the model reads it")
+
+    def live(self, budget_us: int | None) -> None:
+        """Nothing to leave out: reading columns off the payment costs the same every time."""
 
     def observe_label(self, txn_id: str, is_fraud: bool) -> None:
         """Labels change nothing here: extra columns are the user's, not learnt from labels."""

@@ -81,6 +81,9 @@ class OnlineFeatures:
         self.blocks = tuple(blocks)
         #: True when the last payment could not reach the state store (decided without it)
         self.state_missing = False
+        #: True when a block left out work on the last payment to keep its live budget
+        self.blocks_degraded = False
+        self._live_us: int | None = None
         self.roles = tuple(ROLES) if roles is None else tuple(roles)
         unknown = set(self.roles) - set(ROLES)
         if unknown:
@@ -195,9 +198,23 @@ class OnlineFeatures:
                 # Decided on what is known without the state (its features stay missing);
                 # the payment is not counted in the state it could not reach.
                 self.state_missing = True
+        degraded = False
         for block, begin, end in self._block_slices:
             vector[begin:end] = block.process(txn)
+            degraded = degraded or block.degraded
+        self.blocks_degraded = degraded
         return vector
+
+    def live(self, budget_us: int | None) -> None:
+        """Give each learnt block ``budget_us`` of wall time per payment, or (None) no limit.
+
+        Live decisions set a budget; batches (replay, backtests, training) clear it, so that
+        their vectors are a function of the payments alone (see :meth:`FeatureBlock.live`).
+        """
+        if budget_us != self._live_us:
+            for block in self.blocks:
+                block.live(budget_us)
+            self._live_us = budget_us
 
     def _walk(
         self, txn: Transaction, now: int, amount: int, vector: list[float], update: bool

@@ -21,7 +21,7 @@ sampled inference on the spot: the same ``"recent"`` fan-out as training, drawn 
 own neighbour lists rather than a CSR snapshot (a rebuild costs 0.4 s on the demo graph), node
 features from the same counters, and GeniePath run in numpy (a torch forward costs 0.6 ms of
 framework overhead on 60 nodes). ``graph_*_score_source`` says which: 0 precomputed, 1 inferred
-now, 2 missing (a node with no edge yet, or an inference over ``deadline_us``; both counted).
+now, 2 missing (a node with no edge yet, or, live, no budget left for the inference).
 
 **DeepWalk** (:mod:`vigil.graph.embeddings`): the cosine of payer and payee vectors, trained at
 fit time; an account the training never saw gets the mean of its trained neighbours' vectors,
@@ -36,8 +36,9 @@ better than it can ever be live (the training replay masks those rows anyway).
 
 **Deterministic.** Everything is a function of the payments and labels seen, in order, so a
 replay gives the same vectors online and offline, and :meth:`snapshot` / :meth:`restore` round
-trip mid-stream. The wall-clock deadline is the one exception and is off unless ``deadline_us``
-is set (live serving), since a busy machine would then change the values.
+trip mid-stream. The live budget is the one exception and is off unless the engine sets it
+(:meth:`GraphBlock.live`, for live decisions only), since a busy machine would then change the
+values.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ import os
 import pickle
 import time
 from array import array
+from collections import deque
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -96,7 +98,6 @@ class BlockConfig:
     embedding_dims: int = 0  #: raw coordinates of payer and payee vectors added as features
     hub_cap: int = 50  #: devices and addresses with more accounts are left out of ring sums
     valid_share: float = 0.25  #: the last part of the fit span, for time-split validation
-    deadline_us: int | None = None  #: drop an on-the-fly score slower than this (live only)
 
 
 def feature_names(config: BlockConfig) -> tuple[str, ...]:
@@ -157,9 +158,15 @@ class GraphBlock:
                 (int(embeddings.node_type[r]), embeddings.keys[r]): int(r) for r in rows
             }
             self._type_means = embeddings.type_means.astype(np.float64)
-        #: on-the-fly inference wall times (µs) and how many were dropped; not state
-        self.inference_us: list[int] = []
+        #: the live budget (µs of inference per payment) or None (batch: infer every time)
+        self.budget_us: int | None = None
+        #: whether the latest payment left out an inference or overran the budget
+        self.degraded = False
+        #: measurements, not state: how many inferences ran and were left out, the latest
+        #: wall times (µs; bounded, since a serving process runs for weeks)
+        self.inferred = 0
         self.skipped = 0
+        self.inference_us: deque[int] = deque(maxlen=100_000)
         self._cold()
 
     # ---- state --------------------------------------------------------------------------------
@@ -357,9 +364,11 @@ class GraphBlock:
             float(self.sent[payee]) if payee is not None else 0.0,
             float(shared),
         ]
+        self.degraded = False
         if now >= self.fitted_at:
-            values[0], values[2] = self._score(txn.payer_id, payer, now)
-            values[1], values[3] = self._score(txn.payee_id, payee, now)
+            began = time.perf_counter_ns()
+            values[0], values[2] = self._score(txn.payer_id, payer, now, began)
+            values[1], values[3] = self._score(txn.payee_id, payee, now, began)
         if self.embeddings is not None:
             values.extend(self._embedding_values(payer, payee, now))
         return values
@@ -387,17 +396,37 @@ class GraphBlock:
                 labels += self.link_labels[link]
         return float(devices), float(addresses), float(receivers), float(senders), float(labels)
 
-    def _score(self, key: str, node: int | None, now: int) -> tuple[float, float]:
+    def _score(self, key: str, node: int | None, now: int, began: int) -> tuple[float, float]:
+        """A precomputed score, or one inferred now within the live budget.
+
+        Python cannot stop an inference halfway, so the budget is kept at its boundaries, as
+        the engine keeps its layers': an inference is left out (missing) when the payment's
+        inferences have already spent the budget, and one that ends past it is kept but marks
+        the payment degraded.
+        """
         score = self.scores.get(key)
         if score is not None:
             return score, PRECOMPUTED
+        budget = self.budget_us
+        if budget is not None and (time.perf_counter_ns() - began) // 1_000 >= budget:
+            if node is not None and node < len(self.slots) and self.slots[node]:
+                self.skipped += 1
+                self.degraded = True
+            return _NAN, MISSING
         inferred = self.infer(node, now)
+        if budget is not None and (time.perf_counter_ns() - began) // 1_000 > budget:
+            self.degraded = True
         return (_NAN, MISSING) if inferred is None else (inferred, INFERRED)
+
+    def live(self, budget_us: int | None) -> None:
+        """Keep on-the-fly inferences within ``budget_us`` per payment (None: always infer)."""
+        if budget_us is not None and budget_us < 0:
+            raise GraphError(f"budget_us must be >= 0 or None, got {budget_us}")
+        self.budget_us = budget_us
 
     def infer(self, node: int | None, now: int) -> float | None:
         """GeniePath's probability for one node, sampled from the live neighbour lists as of
-        ``now``; None when the node has no edge yet, or (with a deadline) the inference ran
-        over it."""
+        ``now``; None when the node has no edge yet."""
         if node is None or node >= len(self.slots) or not self.slots[node]:
             return None
         began = time.perf_counter_ns()
@@ -405,12 +434,8 @@ class GraphBlock:
         x = self.counters.features(n_id, now)
         edge_attr = self.edge_attr(edges, reverse, now)
         logit = self.net.logit(x, source, target, edge_attr)
-        elapsed = (time.perf_counter_ns() - began) // 1_000
-        self.inference_us.append(elapsed)
-        deadline = self.config.deadline_us
-        if deadline is not None and elapsed > deadline:
-            self.skipped += 1
-            return None
+        self.inferred += 1
+        self.inference_us.append((time.perf_counter_ns() - began) // 1_000)
         return 1.0 / (1.0 + math.exp(-logit))
 
     def sample(self, seed: int) -> tuple[np.ndarray, ...]:
@@ -598,10 +623,11 @@ class GraphBlock:
     # ---- measurements -------------------------------------------------------------------------
 
     def latency(self) -> dict[str, float | int | None]:
-        """On-the-fly inference wall times so far: count, p50, p99 (µs), and drops."""
+        """On-the-fly inferences so far: how many ran and were left out, and p50 and p99 of
+        the latest (up to 100,000) wall times, in µs."""
         times = np.asarray(self.inference_us, dtype=np.float64)
         return {
-            "inferred": len(times),
+            "inferred": self.inferred,
             "p50_us": float(np.percentile(times, 50)) if len(times) else None,
             "p99_us": float(np.percentile(times, 99)) if len(times) else None,
             "skipped": self.skipped,
@@ -751,7 +777,6 @@ def _config_from(data: dict[str, Any]) -> BlockConfig:
         embedding_dims=data["embedding_dims"],
         hub_cap=data["hub_cap"],
         valid_share=data["valid_share"],
-        deadline_us=data.get("deadline_us"),
     )
 
 
@@ -761,8 +786,9 @@ def _fingerprint(
     scores: dict[str, float],
     embeddings: Embeddings | None,
 ) -> str:
-    # the live deadline is a serving setting, not part of what the block computes
-    settings = _config_dict(replace(config, deadline_us=None))
+    # "deadline_us": None stands for the live budget the config once held (now the engine's,
+    # see GraphBlock.live), so that blocks saved before keep their fingerprint
+    settings = {**_config_dict(config), "deadline_us": None}
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
     for name in sorted(weights):
         digest.update(name.encode())

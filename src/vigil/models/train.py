@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 from rich.console import Console
 
+from vigil.engine.graph_signals import signal_rates
 from vigil.features.blocks import FeatureBlock, block_class
 from vigil.features.extras import ExtraFeatures
 from vigil.features.replay import compute_features, sorted_transactions, world_features
@@ -67,12 +68,15 @@ def train_bundle(
     features = world_features(data_dir, blocks=[*stacked, *fitted])
     console.print(f"replaying {frame.height:,} transactions through the online feature code")
     matrix = compute_features(frame, features, progress=progress, description="features")
+    keep = labelled.to_numpy()
+    labels = frame.get_column("is_fraud").fill_null(False).to_numpy().astype(np.int8)
+    signals = {}
     if fitted:
         in_sample = (frame.get_column("ts") < fitted_until).to_numpy()
         first = len(features.spec.names()) + len(extras.names) * bool(stacked)
         matrix[np.ix_(in_sample, np.arange(first, matrix.shape[1]))] = np.nan
-    keep = labelled.to_numpy()
-    labels = frame.get_column("is_fraud").fill_null(False).to_numpy().astype(np.int8)
+        later = keep & ~in_sample
+        signals = signal_rates(features.names, matrix[later], labels[later])
     console.print(
         f"training LightGBM on {int(keep.sum()):,} labelled rows, {features.names.__len__()} features"
     )
@@ -93,6 +97,7 @@ def train_bundle(
         blocks=[block.kind for block in (*stacked, *fitted)],
         extra={
             **({"blocks_fitted_until": fitted_until.isoformat()} if fitted else {}),
+            **({"graph_signals": signals} if signals else {}),
             **({"extra_columns": extras.describe()} if extras.names or extras.ignored else {}),
         },
     )

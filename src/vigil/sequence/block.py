@@ -50,6 +50,7 @@ class SequenceBlock:
     """Features ``seq_score``, ``seq_payee_score``, ``seq_emb_*`` and ``seq_events``."""
 
     kind = "sequence"
+    degraded = False  #: never: see :meth:`live`
 
     def __init__(self, model: SequenceModel, training: dict[str, Any] | None = None):
         self.model = model.eval()
@@ -88,6 +89,9 @@ class SequenceBlock:
         x, bucket = inputs(payee, txn, True)
         payee.hidden = step(payee.hidden, x, bucket)
         return [score, step.probability(payee.hidden, INCOMING), *before.tolist(), float(events)]
+
+    def live(self, budget_us: int | None) -> None:
+        """Nothing to leave out: one recurrent step per side costs the same for every payment."""
 
     def observe_label(self, txn_id: str, is_fraud: bool) -> None:
         """A no-op, on purpose: the encoder's inputs carry no labels. Labels arrive late and in

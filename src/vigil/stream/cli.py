@@ -111,6 +111,10 @@ def worker_command(
     deadline_us: Annotated[int, typer.Option(help="Decision deadline in microseconds.")] = 5_000,
     rules_us: Annotated[int, typer.Option(help="Rules layer budget in microseconds.")] = 300,
     model_us: Annotated[int, typer.Option(help="Model layer budget in microseconds.")] = 600,
+    blocks_us: Annotated[
+        int,
+        typer.Option(min=0, help="Graph layer's on-the-fly inference budget in microseconds."),
+    ] = 2_000,
     redis_timeout: Annotated[
         float, typer.Option(help="Seconds a Redis call may take before the payment is degraded.")
     ] = 0.25,
@@ -127,7 +131,9 @@ def worker_command(
             models,
             data,
             shared,
-            Budgets(rules_us=rules_us, model_us=model_us, deadline_us=deadline_us),
+            Budgets(
+                rules_us=rules_us, model_us=model_us, blocks_us=blocks_us, deadline_us=deadline_us
+            ),
         )
     except (OSError, ValueError, RuntimeError) as error:
         raise fail(error) from error
