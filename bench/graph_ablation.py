@@ -50,9 +50,10 @@ TYPOLOGIES = (
     "synthetic_identity",
     "card_testing",
     "first_party",
+    "merchant_collusion",
 )
 #: the typologies whose incidents are rings of accounts, broken down by part in ``ring_rows``
-RING_TYPOLOGIES = ("mule_ring", "account_takeover")
+RING_TYPOLOGIES = ("mule_ring", "account_takeover", "merchant_collusion")
 START = datetime(2026, 1, 1, tzinfo=UTC)
 #: the stricter operating point also reported, where per-typology recall is not yet saturated
 STRICT_FPR = 0.001
@@ -90,8 +91,10 @@ def recall_at(run: Path, fpr: float) -> dict:
 
 def ring_rows(data: Path, run: Path, fpr: float) -> pl.DataFrame:
     """Recall at ``fpr`` of the ring typologies' payments by the part they play: a victim
-    paying a mule (or drained to one), a mule forwarding, a cash withdrawal, or the crew's
-    check purchase on a rented account. Mules are the payees of the typology's transfers."""
+    paying a mule (or drained to one), a mule forwarding, a cash withdrawal, the crew's check
+    purchase on a rented account, and for collusive merchants a victim buying from a rented
+    shop and the shop passing its takings on. Mules are the payees of the typology's
+    transfers; shops the payees of its purchases whose payer no victim paid."""
     txns = pl.read_parquet(data / "transactions.parquet")
     scored = pl.read_parquet(run / "decisions.parquet").select("txn_id", "score")
     scored = scored.join(txns, on="txn_id")
@@ -102,11 +105,20 @@ def ring_rows(data: Path, run: Path, fpr: float) -> pl.DataFrame:
     mules = txns.filter(
         pl.col("typology").is_in(RING_TYPOLOGIES) & pl.col("mcc").is_null() & ~cash
     ).get_column("payee_id")
+    sales = txns.filter(
+        (pl.col("typology") == "merchant_collusion") & pl.col("mcc").is_not_null() & ~cash
+    )
+    paid = sales.get_column("payee_id").implode()
+    shops = sales.filter(~pl.col("payer_id").is_in(paid)).get_column("payee_id")
     part = (
         pl.when(pl.col("channel") == "cash_out")
         .then(pl.lit("cash withdrawal"))
+        .when(pl.col("payee_id").is_in(shops.implode()))
+        .then(pl.lit("victim buys at shop"))
         .when(pl.col("mcc").is_not_null())
         .then(pl.lit("check purchase"))
+        .when(pl.col("payer_id").is_in(shops.implode()))
+        .then(pl.lit("shop pays collector"))
         .when(pl.col("payer_id").is_in(mules.implode()))
         .then(pl.lit("mule forwards"))
         .otherwise(pl.lit("victim pays mule"))

@@ -16,7 +16,8 @@ are bad. Victims are not: the scam victim paying a mule, the account taken over,
 tested. Which side is bad follows from the typologies (``docs/world.md``):
 
 * a party on the agent's side of a cash row (the cash agent) is never bad, nor is a merchant
-  selling goods (the payee of a row with a merchant category);
+  selling goods (the payee of a row with a merchant category), except a shop rented for
+  ``merchant_collusion``, whose buyers are scam victims (they are not bad; the shop is);
 * ``card_testing`` and ``first_party`` name no bad account: the first is a victim's card at real
   merchants, the second an established customer disputing a purchase, whose place in the graph
   is honest (the graph cannot and should not learn to find them);
@@ -68,6 +69,8 @@ _AGE = _AMOUNTS + 4
 NO_BAD_ACCOUNT = frozenset({"legit", "card_testing", "first_party"})
 #: Typologies where the payer of a transfer is a victim unless it also receives fraud money.
 VICTIM_PAYS = frozenset({"account_takeover", "mule_ring"})
+#: typologies whose purchases are victims paying a shop run for fraud: the shop is bad
+SHOP_RECEIVES = frozenset({"merchant_collusion"})
 _CASH_IN, _CASH_OUT = "cash_in", "cash_out"
 
 
@@ -236,19 +239,27 @@ def bad_accounts(frame: pl.DataFrame) -> pl.DataFrame:
     rows = rows.with_columns(
         known=pl.col("label_ts").fill_null(pl.col("ts") + pl.duration(days=30)),
         victim_pays=pl.col("typology").is_in(list(VICTIM_PAYS)).fill_null(True),
+        shop_receives=pl.col("typology").is_in(list(SHOP_RECEIVES)).fill_null(False),
     )
     cash_in = pl.col("channel") == _CASH_IN
     cash_out = pl.col("channel") == _CASH_OUT
     merchant = pl.col("mcc").is_not_null() & ~cash_in & ~cash_out
     transfer = ~cash_in & ~cash_out & ~merchant
-    # payees of fraud transfers (mules, collectors, laundering receivers) and of cash deposits
-    payees = rows.filter(transfer | cash_in).select(
-        pl.col("payee_id").alias("account_id"), "known", "ts", "typology"
-    )
+    # rented shops are paid by victims; the crew's check of a shop is the shop itself paying
+    # another (honest) merchant, so a purchase whose payer is paid by victims is a check
+    sales = rows.filter(merchant & pl.col("shop_receives"))
+    paid = sales.get_column("payee_id").implode()
+    shops = set(sales.filter(~pl.col("payer_id").is_in(paid)).get_column("payee_id").to_list())
+    # payees of fraud transfers (mules, collectors, laundering receivers), of cash deposits and
+    # of purchases at rented shops
+    payees = rows.filter(
+        transfer | cash_in | (merchant & pl.col("payee_id").is_in(list(shops)))
+    ).select(pl.col("payee_id").alias("account_id"), "known", "ts", "typology")
     receivers = set(payees.get_column("account_id").to_list())
+    victim_buys = merchant & pl.col("shop_receives") & ~pl.col("payer_id").is_in(list(receivers))
     payer_bad = (
         cash_out
-        | merchant
+        | (merchant & ~victim_buys)
         | (transfer & (~pl.col("victim_pays") | pl.col("payer_id").is_in(list(receivers))))
     )
     payers = rows.filter(payer_bad).select(

@@ -96,9 +96,17 @@ TYPOLOGIES = (
     "cycle",
     "pass_through",
     "dormant_reactivation",
+    "merchant_collusion",
 )
 FRAUD_TYPOLOGIES = frozenset(
-    {"account_takeover", "card_testing", "mule_ring", "synthetic_identity", "first_party"}
+    {
+        "account_takeover",
+        "card_testing",
+        "mule_ring",
+        "synthetic_identity",
+        "first_party",
+        "merchant_collusion",
+    }
 )
 AML_TYPOLOGIES = frozenset(
     {"structuring", "fan_in", "fan_out", "cycle", "pass_through", "dormant_reactivation"}

@@ -313,6 +313,35 @@ class MuleRing:
 
 
 @dataclass(frozen=True, slots=True)
+class MerchantCollusion:
+    """Scam shops: online merchants' accounts rented to a crew, so that a scam's victims pay
+    for goods that never come as ordinary purchases at a real shop.
+
+    Collecting scam money through rented merchant accounts and their payment codes ("score
+    running", paofen, in the scam economies of Southeast Asia and China; merchant collusion or
+    transaction laundering in the card schemes' terms) hides the money's shape: each victim pays
+    from their own phone at home an ordinary amount to a merchant with an honest history. The
+    crew sets each rented shop up from one of its phones (the crew's check), runs the takings to
+    the crew's collector from the same phones within days, and the collector withdraws cash;
+    the victims complain when nothing is delivered. A crew's shops are tied together only by its
+    phones and its collector: the premise of the graph layer for collusive merchants.
+    """
+
+    incidents_per_10k_month: float = 30.0  #: shop runs (one rented shop each)
+    min_incidents: int = 3
+    crew: Crew = field(default_factory=Crew)
+    victims: tuple[int, int] = (6, 16)  #: purchases per shop run
+    run_days: float = 4.0  #: the purchases spread over this many days
+    purchase_median_usd: float = 60.0
+    purchase_sigma: float = 0.6
+    payouts: tuple[int, int] = (1, 3)  #: transfers of the takings to the crew's collector
+    payout_share: tuple[float, float] = (0.85, 0.95)  #: the shop's owner keeps a cut
+    payout_hours: tuple[float, float] = (6.0, 36.0)  #: after the purchases it carries
+    cash_out_hours: tuple[float, float] = (6.0, 48.0)  #: collector, after the last payout
+    label: LabelDelay = field(default_factory=lambda: LabelDelay(7.0))
+
+
+@dataclass(frozen=True, slots=True)
 class SyntheticIdentity:
     """A made-up identity opens an account, behaves well for a while, then busts out."""
 
@@ -482,6 +511,8 @@ class WorldConfig:
     mule_ring: MuleRing = field(default_factory=MuleRing)
     synthetic_identity: SyntheticIdentity = field(default_factory=SyntheticIdentity)
     first_party: FirstParty = field(default_factory=FirstParty)
+    #: off in the default world (whose figures it would change); on in the crew preset
+    merchant_collusion: MerchantCollusion | None = None
     structuring: Structuring = field(default_factory=Structuring)
     fan_in: FanIn = field(default_factory=FanIn)
     fan_out: FanOut = field(default_factory=FanOut)

@@ -14,6 +14,7 @@ from vigil.world.config import (
     AccountTakeover,
     CardTesting,
     FirstParty,
+    MerchantCollusion,
     MuleRing,
     SyntheticIdentity,
     WorldConfig,
@@ -23,6 +24,7 @@ from vigil.world.events import (
     CARD,
     CASH_IN,
     CASH_OUT,
+    QR,
     TRANSFER,
     US_PER_DAY,
     US_PER_HOUR,
@@ -34,7 +36,7 @@ from vigil.world.events import (
     group_of,
     grouped_cumsum,
 )
-from vigil.world.population import Population
+from vigil.world.population import MERCHANT, Population
 from vigil.world.sampling import (
     Toolkit,
     between,
@@ -48,6 +50,7 @@ from vigil.world.sampling import (
 
 # Component ids, fixed so that adding a typology never reshuffles another.
 ACCOUNT_TAKEOVER, CARD_TESTING, MULE_RING, SYNTHETIC_IDENTITY, FIRST_PARTY = range(30, 35)
+MERCHANT_COLLUSION = 35
 _MINUTE = 60 * US_PER_SECOND
 
 
@@ -59,9 +62,12 @@ def inject_fraud(cfg: WorldConfig, pop: Population, seed: int, tk: Toolkit) -> E
         (MULE_RING, mule_ring, cfg.mule_ring),
         (SYNTHETIC_IDENTITY, synthetic_identity, cfg.synthetic_identity),
         (FIRST_PARTY, first_party, cfg.first_party),
+        (MERCHANT_COLLUSION, merchant_collusion, cfg.merchant_collusion),
     )
     parts = []
     for component, typology, params in plans:
+        if params is None:  # a typology this world leaves out
+            continue
         rng = component_rng(seed, component)
         n = cfg.incidents(params.incidents_per_10k_month, params.min_incidents, len(pop), tk.days)
         parts.append(typology(params, n, pop, tk, rng))
@@ -478,3 +484,80 @@ def first_party(
         mcc=pop.mcc_code[pop.mcc[store]],
     )
     return rows.events(label_delays(rng, t.label, len(buyer)))
+
+
+def merchant_collusion(
+    t: MerchantCollusion, n: int, pop: Population, tk: Toolkit, rng: np.random.Generator
+) -> Events:
+    """Scam victims buy from online shops rented to a crew; each shop passes its takings to the
+    crew's collector from the crew's phones, and the collector withdraws cash.
+
+    One incident is one shop's run. The shops are ordinary online merchants with their honest
+    sales (their owners rent out the account), checked from a crew phone before the first
+    victim pays; every victim pays from their own phone at home. Each crew has one collector,
+    so the shops of a crew share its phones and its collector and nothing else."""
+    gang = Gang.of(t.crew, n, tk, rng)
+    country = gang.incident_country
+    shop = pop.recruit(rng, country, kind=MERCHANT, codes=pop.codes_of_group("online"))
+    collector = pop.recruit(rng, gang.country)[gang.of_incident]
+    span = t.run_days * US_PER_DAY + (t.payout_hours[1] + t.cash_out_hours[1]) * US_PER_HOUR
+    start = tk.starts(rng, n, span, country, US_PER_DAY)
+    rows = IncidentRows("merchant_collusion")
+
+    size = counts(rng, t.victims, n)
+    incident, _ = group_of(size)
+    victim = pop.recruit(rng, country[incident])
+    ts = start[incident] + (rng.random(len(incident)) * t.run_days * US_PER_DAY).astype(np.int64)
+    ts = np.maximum(tk.clock.redraw_hour(rng, ts, country[incident], "weekday"), start[incident])
+    usd = lognormal(
+        rng,
+        t.purchase_median_usd * tk.money.price_level[country[incident]],
+        t.purchase_sigma,
+        len(incident),
+    )
+    amount = tk.money.minor_units(usd, country[incident])
+    rows.add(
+        incident,
+        ts,
+        victim,
+        shop[incident],
+        amount,
+        rng.choice(np.array([QR, WALLET, CARD]), len(incident), p=[0.4, 0.4, 0.2]),
+        device=pop.device1[victim],
+        ip=pop.ip_home[victim],
+        mcc=pop.mcc_code[pop.mcc[shop[incident]]],
+    )
+
+    # the takings in time order, cut into as many consecutive parts as the shop has payouts
+    payouts = np.minimum(counts(rng, t.payouts, n), size)
+    order = np.lexsort((ts, incident))
+    mine = incident[order]
+    rank = np.arange(len(order)) - (np.cumsum(size) - size)[mine]
+    payout_of = (np.cumsum(payouts) - payouts)[mine] + rank * payouts[mine] // size[mine]
+    payout_incident, payout_rank = group_of(payouts)
+    carried = np.bincount(payout_of, weights=amount[order], minlength=len(payout_incident))
+    after = group_max(ts[order], payout_of, len(payout_incident))
+    when = after + (between(rng, t.payout_hours, len(after)) * US_PER_HOUR).astype(np.int64)
+    when = tk.clock.waking(when, country[payout_incident])
+    paid = (carried * between(rng, t.payout_share, len(carried))).astype(np.int64)
+    device, ip = gang.sessions(rng, payout_incident, payout_rank, np.full(n, 2))
+    rows.add(
+        payout_incident,
+        when,
+        shop[payout_incident],
+        collector[payout_incident],
+        paid,
+        TRANSFER,
+        device=device,
+        ip=ip,
+    )
+
+    last = group_max(when, payout_incident, n)
+    cash_when = last + (between(rng, t.cash_out_hours, n) * US_PER_HOUR).astype(np.int64)
+    total = np.bincount(payout_incident, weights=paid, minlength=n)
+    kept = (total * rng.uniform(0.9, 1.0, n)).astype(np.int64)
+    cash_out(rows, pop, tk, np.arange(n), cash_when, collector, kept, rng)
+    first_sale = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first_sale, incident, ts)
+    gang.check(rows, pop, tk, rng, np.arange(n), shop, first_sale)
+    return rows.events(label_delays(rng, t.label, n))

@@ -143,12 +143,14 @@ class Population:
         dormant: bool = False,
         min_age_days: float = 60.0,
         fresh: bool = False,
+        codes: tuple[str, ...] | None = None,
     ) -> np.ndarray:
         """Take accounts out of the ordinary population for a typology.
 
         ``country`` holds the wanted country per slot, -1 for any; a slot its country cannot
         fill is filled from anywhere. Recruits become ENGAGED: their normal life goes on.
         ``fresh`` marks recruits about to be opened for fraud (see :meth:`open_accounts`).
+        ``codes`` keeps merchants of those MCCs only.
 
         Each account plays one part while the population lasts, which keeps every incident's
         shape clean. Long windows outrun the population (and fresh fraud accounts are capped,
@@ -156,7 +158,11 @@ class Population:
         as criminal networks reuse their mules, smurfs and sleepers.
         """
         old_enough = self.created_at <= self.start_us - min_age_days * US_PER_DAY
-        mine = (self.kind == kind) & old_enough
+        of_kind = self.kind == kind
+        if codes is not None:
+            wanted = np.isin(np.array([m.code for m in self.cfg.mccs]), codes)
+            of_kind &= wanted[np.maximum(self.mcc, 0)] & (self.mcc >= 0)
+        mine = of_kind & old_enough
         sleeping = self.active_from == NEVER
         if dormant:
             pool, reuse = self.role == DORMANT, self.role == ENGAGED
@@ -182,7 +188,7 @@ class Population:
         self.role[out[out != NONE]] = ENGAGED
         short = np.flatnonzero(out == NONE)
         if len(short):
-            again = np.union1d(np.flatnonzero(reuse & (self.kind == kind)), out[out != NONE])
+            again = np.union1d(np.flatnonzero(reuse & of_kind), out[out != NONE])
             if not len(again):
                 raise ValueError(f"no {KINDS[kind]} accounts left to recruit from")
             out[short] = again[rng.integers(0, len(again), len(short))]

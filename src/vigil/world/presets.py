@@ -17,6 +17,7 @@ from vigil.world.config import (
     AccountTakeover,
     Crew,
     LabelDelay,
+    MerchantCollusion,
     MuleRing,
     SyntheticIdentity,
     WorldConfig,
@@ -44,6 +45,9 @@ def crew_rings() -> WorldConfig:
       earlier incidents are known when it strikes again.
     * Synthetic identities as in the earlier hidden-rings preset (KYC 2-3, 10-25 days of
       history, $250 bust-outs, 80% from identity farms sharing phones).
+    * **Collusive merchants** (:class:`MerchantCollusion`, off in the default world): scam
+      victims buy from online shops rented to crews, each victim from their own phone; the
+      shops pass their takings to their crew's collector from the crew's phones.
     """
     base = WorldConfig()
     crew = Crew()
@@ -80,4 +84,5 @@ def crew_rings() -> WorldConfig:
             shared_device_share=0.8,
             label=LabelDelay(6.0),
         ),
+        merchant_collusion=MerchantCollusion(crew=crew),
     )
