@@ -132,6 +132,22 @@ def test_bad_accounts_name_the_operators_and_spare_victims_and_merchants():
     assert (bad.get_column("known_at") == known).all()
 
 
+def test_in_merchant_collusion_the_shop_and_collector_are_bad_and_the_buyers_victims():
+    fraud = {"is_fraud": True, "label_ts": T0 + timedelta(days=5), "typology": "merchant_collusion"}
+    frame = payments(
+        [
+            # the crew checks rented shop R with a purchase at honest shop X
+            {"payer_id": "R", "payee_id": "X", "channel": "wallet", "mcc": "5816", **fraud},
+            # victims V1 and V2 buy at R, which passes the takings to collector C, who cashes out
+            {"payer_id": "V1", "payee_id": "R", "channel": "qr", "mcc": "5816", **fraud},
+            {"payer_id": "V2", "payee_id": "R", "channel": "card", "mcc": "5816", **fraud},
+            {"payer_id": "R", "payee_id": "C", **fraud},
+            {"payer_id": "C", "payee_id": "A", "channel": "cash_out", "mcc": "6011", **fraud},
+        ]
+    )
+    assert sorted(bad_accounts(frame).get_column("account_id").to_list()) == ["C", "R"]
+
+
 def test_an_account_is_known_bad_from_its_first_label_and_active_from_its_first_bad_payment():
     frame = payments(
         [

@@ -50,6 +50,7 @@ def test_the_default_world_has_no_crews() -> None:
     cfg = WorldConfig()
     assert cfg.mule_ring.crew is None and cfg.account_takeover.crew is None
     assert cfg.legit.marketplace_per_day == 0.0
+    assert cfg.merchant_collusion is None
 
 
 def test_members_are_aged_ordinarily_verified_customers(world: Path, members: pl.DataFrame):
@@ -106,3 +107,61 @@ def test_honest_strangers_pay_sellers(txns: pl.DataFrame):
     )
     payers = legit.group_by("payee_id").agg(pl.col("payer_id").n_unique().alias("n"))
     assert payers.filter(pl.col("n") >= 12).height >= 20  # circles hold at most ten
+
+
+# -- collusive merchants -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def collusion(txns: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    rows = txns.filter(pl.col("typology") == "merchant_collusion")
+    sales = rows.filter(pl.col("mcc").is_not_null() & (pl.col("channel") != "cash_out"))
+    paid = sales.get_column("payee_id").implode()
+    purchases = sales.filter(~pl.col("payer_id").is_in(paid))
+    shops = purchases.get_column("payee_id").unique()
+    return {
+        "purchases": purchases,
+        "checks": sales.filter(pl.col("payer_id").is_in(paid)),
+        "payouts": rows.filter(pl.col("mcc").is_null() & pl.col("payer_id").is_in(shops.implode())),
+        "shops": pl.DataFrame({"account_id": shops}),
+    }
+
+
+def test_rented_shops_are_old_online_merchants_with_honest_sales(world: Path, txns, collusion):
+    shops = read_table(world, "accounts").join(collusion["shops"], on="account_id")
+    assert shops.height == collusion["shops"].height >= 3
+    assert set(shops.get_column("kind")) == {"merchant"}
+    assert shops.select((pl.lit(START) - pl.col("created_at")).dt.total_days().min()).item() >= 60
+    honest = txns.filter(
+        (pl.col("typology") == "legit")
+        & pl.col("payee_id").is_in(collusion["shops"].get_column("account_id").implode())
+    )
+    assert honest.get_column("payee_id").n_unique() == shops.height
+    assert honest.height > 5 * collusion["purchases"].height  # the scam is a sliver of sales
+
+
+def test_victims_buy_from_their_own_phone_and_home(txns: pl.DataFrame, collusion):
+    """Nothing of the crew is on a victim's purchase: its device and address are the ones the
+    victim uses for honest payments."""
+    purchases = collusion["purchases"]
+    honest = txns.filter(pl.col("typology") == "legit").select(
+        pl.col("payer_id"), pl.col("device_id"), pl.col("ip")
+    )
+    own = purchases.join(honest.unique(), on=["payer_id", "device_id", "ip"], how="semi")
+    assert own.height == purchases.height
+
+
+def test_a_crews_shops_share_its_phones_and_nothing_honest_uses_them(txns, collusion):
+    operated = pl.concat([collusion["checks"], collusion["payouts"]])
+    per_phone = operated.group_by("device_id").agg(pl.col("payer_id").n_unique().alias("shops"))
+    assert per_phone.get_column("shops").max() >= 2
+    legit = txns.filter(pl.col("typology") == "legit")
+    assert not legit.filter(
+        pl.col("device_id").is_in(per_phone.get_column("device_id").implode())
+    ).height
+    # each shop is checked before its first victim pays
+    first_check = collusion["checks"].group_by("payer_id").agg(pl.col("ts").min().alias("check"))
+    first_sale = collusion["purchases"].group_by("payee_id").agg(pl.col("ts").min().alias("sale"))
+    both = first_check.join(first_sale, left_on="payer_id", right_on="payee_id")
+    assert both.height == collusion["shops"].height
+    assert (both.get_column("check") < both.get_column("sale")).all()
