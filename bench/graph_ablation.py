@@ -39,6 +39,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vigil.engine.replay import replay
+from vigil.evaluation.metrics import threshold_at_fpr
 from vigil.models.bundle import ModelBundle
 from vigil.models.train import train_bundle
 from vigil.world.presets import crew_rings
@@ -80,8 +81,9 @@ def recall_at(run: Path, fpr: float) -> dict:
     scored = pl.read_parquet(run / "decisions.parquet").join(
         pl.read_parquet(run / "labels.parquet"), on="txn_id"
     )
-    negatives = np.sort(scored.filter(~pl.col("is_fraud")).get_column("score").to_numpy())
-    threshold = negatives[len(negatives) - int(fpr * len(negatives)) - 1]
+    threshold = threshold_at_fpr(
+        scored.filter(~pl.col("is_fraud")).get_column("score").to_numpy(), fpr
+    )
     caught = scored.with_columns(caught=pl.col("score") > threshold).filter(pl.col("is_fraud"))
     out = {"all": float(caught.get_column("caught").mean())}
     for name, group in caught.group_by("typology"):
@@ -98,8 +100,9 @@ def ring_rows(data: Path, run: Path, fpr: float) -> pl.DataFrame:
     txns = pl.read_parquet(data / "transactions.parquet")
     scored = pl.read_parquet(run / "decisions.parquet").select("txn_id", "score")
     scored = scored.join(txns, on="txn_id")
-    negatives = np.sort(scored.filter(~pl.col("is_fraud")).get_column("score").to_numpy())
-    threshold = negatives[len(negatives) - int(fpr * len(negatives)) - 1]
+    threshold = threshold_at_fpr(
+        scored.filter(~pl.col("is_fraud")).get_column("score").to_numpy(), fpr
+    )
     ring = scored.filter(pl.col("typology").is_in(RING_TYPOLOGIES))
     cash = pl.col("channel").is_in(["cash_out", "cash_in"])
     mules = txns.filter(

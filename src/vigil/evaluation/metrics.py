@@ -186,7 +186,7 @@ def _overall(frame: _Scored, review_budget: float, notes: list[str]) -> Metrics:
         "auprc": _auprc(frame.fraud, frame.score),
         "roc_auc": _roc_auc(frame.fraud, frame.score),
         "recall_at_fpr": {
-            str(target): _recall_at_fpr(frame.score, frame.fraud, negatives, target)
+            str(target): recall_at_fpr(frame.score, frame.fraud, negatives, target)
             for target in FPR_TARGETS
         },
         "precision_at_budget": _precision_at_budget(frame.score, frame.fraud, review_budget),
@@ -248,7 +248,7 @@ def _roc_auc(positive: np.ndarray, score: np.ndarray) -> float | None:
     return float(roc_auc_score(positive, score))
 
 
-def _threshold_at_fpr(negatives: np.ndarray, target: float) -> float:
+def threshold_at_fpr(negatives: np.ndarray, target: float) -> float:
     """The score above which flagging keeps the false-positive rate at or under ``target``.
 
     With k = floor(target * n_negatives) false positives allowed, the threshold is the
@@ -259,12 +259,15 @@ def _threshold_at_fpr(negatives: np.ndarray, target: float) -> float:
     return float(np.sort(negatives)[::-1][allowed])
 
 
-def _recall_at_fpr(
+def recall_at_fpr(
     score: np.ndarray, fraud: np.ndarray, negatives: np.ndarray, target: float
 ) -> dict[str, float | None] | None:
+    """Threshold, achieved FPR and recall of ``score[fraud]`` at the :func:`threshold_at_fpr`
+    of ``negatives``; shared by the payments scorecard and the claims comparison, so that
+    "recall at 1% FPR" means one thing across Vigil."""
     if negatives.size == 0:
         return None
-    threshold = _threshold_at_fpr(negatives, target)
+    threshold = threshold_at_fpr(negatives, target)
     return {
         "threshold": threshold,
         "fpr": float((negatives > threshold).mean()),

@@ -46,7 +46,7 @@ import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from vigil.evaluation.metrics import FPR_TARGETS
-from vigil.evaluation.metrics import _recall_at_fpr as _engine_recall_at_fpr
+from vigil.evaluation.metrics import recall_at_fpr as _engine_recall_at_fpr
 from vigil.graph.nn import MODEL_NAMES, build_model
 from vigil.graph.sampler import EDGE_ATTR_NAMES, NeighborSampler
 from vigil.graph.store import Adjacency, GraphStore, NodeType, Relation, to_micros
