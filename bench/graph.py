@@ -3,6 +3,7 @@ of serving, on the demo graph and on a generated graph of a million nodes.
 
     python bench/graph.py models [--data data/demo]     # GeniePath vs GNN and LightGBM baselines
     python bench/graph.py timing [--data data/demo] [--nodes 1000000]
+    python bench/graph.py live --bundle MODELS [--reference-bundle CORE] [--data DIR]
 
 ``models``: accounts labelled bad by what was known on day 14 train every model; validation (for
 early stopping) is the accounts newly known bad by day 18, on the graph as of then; the test is
@@ -19,6 +20,12 @@ saw) while the block replays the held-out week, with the on-the-fly inference's 
 the generated graph (accounts, devices, addresses; payees drawn by popularity; rings of four
 accounts sharing a phone as the positives), the same: bulk build, training seconds per batch and
 per epoch, and per-payment cost while the block streams the last payments in.
+
+``live``: the held-out payments (from the bundle's training end) decided one at a time by
+``Engine.decide``, as the API and the worker decide them, under the default budgets (graph
+inference 2 ms a payment), labels fed back as they mature: how many decisions were degraded
+and how many of those for want of graph values, the on-the-fly inferences and those left out,
+and decision latency; the reference is a bundle without the graph block on the same payments.
 """
 
 from __future__ import annotations
@@ -231,6 +238,71 @@ def _percentiles(values: np.ndarray) -> dict:
     }
 
 
+def live(args: argparse.Namespace, console: Console) -> dict:
+    result = {"graph": _live(args.bundle, args.data)}
+    if args.reference_bundle is not None:
+        result["reference"] = _live(args.reference_bundle, args.data)
+    table = Table(title=f"Live decisions on {args.data} (Engine.decide, default budgets)")
+    for column in ("bundle", "decided", "degraded", "of which graph", "inferred", "left out"):
+        table.add_column(column, justify="right")
+    for column in ("inference p50 / p99 µs", "features p50 / p99 µs", "total p50 / p99 µs"):
+        table.add_column(column, justify="right")
+    for name, r in result.items():
+        table.add_row(
+            name,
+            f"{r['decided']:,}",
+            f"{r['degraded']:,}",
+            f"{r['graph_degraded']:,}",
+            f"{r['inferred']:,}",
+            f"{r['left_out']:,}",
+            *(
+                f"{r[key]['p50']:.0f} / {r[key]['p99']:.0f}" if r[key] else "-"
+                for key in ("inference_us", "features_us", "total_us")
+            ),
+        )
+    console.print(table)
+    return result
+
+
+def _live(bundle: Path, data: Path) -> dict:
+    from vigil.engine.factory import load_engine
+    from vigil.features.replay import label_events, merged_stream
+    from vigil.runtime import collector_paused
+
+    engine = load_engine(bundle, data)  # warm from the end-of-training state
+    everything = sorted_transactions(data)
+    until = engine.bundle.trained_until
+    frame = everything.filter(pl.col("ts") >= until)
+    # labels the training state had not yet seen: those at or after its last payment
+    seen_until = everything.filter(pl.col("ts") < until).get_column("ts").max()
+    pending = [e for e in label_events(everything) if e[0] >= seen_until]
+    graph = [b for b in engine.features.blocks if b.kind == "graph"]
+    decided = degraded = graph_degraded = 0
+    features_us, total_us = [], []
+    with collector_paused():
+        for txn, label in merged_stream(frame, pending):
+            if txn is None:
+                engine.feedback(*label)
+                continue
+            decision = engine.decide(txn)
+            decided += 1
+            degraded += decision.degraded
+            graph_degraded += engine.features.blocks_degraded
+            features_us.append(decision.latency_us["features"])
+            total_us.append(decision.latency_us["total"])
+    inference = np.asarray(graph[0].inference_us, dtype=np.float64) if graph else np.empty(0)
+    return {
+        "decided": decided,
+        "degraded": degraded,
+        "graph_degraded": graph_degraded,
+        "inferred": graph[0].inferred if graph else 0,
+        "left_out": graph[0].skipped if graph else 0,
+        "inference_us": _percentiles(inference) if len(inference) else None,
+        "features_us": _percentiles(np.asarray(features_us, dtype=np.float64)),
+        "total_us": _percentiles(np.asarray(total_us, dtype=np.float64)),
+    }
+
+
 def generated_payments(nodes: int, seed: int) -> pl.DataFrame:
     """A payment graph of ``nodes`` nodes (give or take the phones rings take over): 50%
     accounts, 30% devices, 20% addresses; each account pays 3 times on average over 30 days,
@@ -369,7 +441,7 @@ def generated_timing(args: argparse.Namespace, console: Console) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=("models", "timing"))
+    parser.add_argument("what", choices=("models", "timing", "live"))
     parser.add_argument("--data", type=Path, default=Path("data/demo"))
     parser.add_argument("--train-day", type=int, default=14)
     parser.add_argument("--valid-day", type=int, default=18)
@@ -384,11 +456,14 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=20, help="batches timed (generated)")
     parser.add_argument("--timed", type=int, default=50_000, help="payments timed (generated)")
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--bundle", type=Path, help="live: a bundle with the graph block")
+    parser.add_argument("--reference-bundle", type=Path, help="live: one without it")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    console = Console()
-    result = compare_models(args, console) if args.what == "models" else timing(args, console)
+    console = Console(width=150)
+    what = {"models": compare_models, "timing": timing, "live": live}[args.what]
+    result = what(args, console)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, default=str))
 
