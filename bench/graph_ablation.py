@@ -116,7 +116,9 @@ def ring_rows(data: Path, run: Path, fpr: float) -> pl.DataFrame:
     part = (
         pl.when(pl.col("channel") == "cash_out")
         .then(pl.lit("cash withdrawal"))
-        .when(pl.col("payee_id").is_in(shops.implode()))
+        .when(
+            (pl.col("typology") == "merchant_collusion") & pl.col("payee_id").is_in(shops.implode())
+        )
         .then(pl.lit("victim buys at shop"))
         .when(pl.col("mcc").is_not_null())
         .then(pl.lit("check purchase"))

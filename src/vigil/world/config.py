@@ -330,10 +330,11 @@ class MerchantCollusion:
     incidents_per_10k_month: float = 30.0  #: shop runs (one rented shop each)
     min_incidents: int = 3
     crew: Crew = field(default_factory=Crew)
+    #: what the rented shops sell (clothing, general merchandise, electronics); each victim's
+    #: ticket is drawn as the shop's honest tickets are, from its category and price level
+    codes: tuple[str, ...] = ("5651", "5311", "5732")
     victims: tuple[int, int] = (6, 16)  #: purchases per shop run
     run_days: float = 4.0  #: the purchases spread over this many days
-    purchase_median_usd: float = 60.0
-    purchase_sigma: float = 0.6
     payouts: tuple[int, int] = (1, 3)  #: transfers of the takings to the crew's collector
     payout_share: tuple[float, float] = (0.85, 0.95)  #: the shop's owner keeps a cut
     payout_hours: tuple[float, float] = (6.0, 36.0)  #: after the purchases it carries

@@ -492,13 +492,14 @@ def merchant_collusion(
     """Scam victims buy from online shops rented to a crew; each shop passes its takings to the
     crew's collector from the crew's phones, and the collector withdraws cash.
 
-    One incident is one shop's run. The shops are ordinary online merchants with their honest
-    sales (their owners rent out the account), checked from a crew phone before the first
-    victim pays; every victim pays from their own phone at home. Each crew has one collector,
-    so the shops of a crew share its phones and its collector and nothing else."""
+    One incident is one shop's run. The shops are ordinary merchants with their honest sales
+    (their owners rent out the account), checked from a crew phone before the first victim
+    pays; every victim pays from their own phone at home, a ticket drawn as the shop's honest
+    tickets are. Each crew has one collector, so the shops of a crew share its phones and its
+    collector and nothing else."""
     gang = Gang.of(t.crew, n, tk, rng)
     country = gang.incident_country
-    shop = pop.recruit(rng, country, kind=MERCHANT, codes=pop.codes_of_group("online"))
+    shop = pop.recruit(rng, country, kind=MERCHANT, codes=t.codes)
     collector = pop.recruit(rng, gang.country)[gang.of_incident]
     span = t.run_days * US_PER_DAY + (t.payout_hours[1] + t.cash_out_hours[1]) * US_PER_HOUR
     start = tk.starts(rng, n, span, country, US_PER_DAY)
@@ -509,12 +510,12 @@ def merchant_collusion(
     victim = pop.recruit(rng, country[incident])
     ts = start[incident] + (rng.random(len(incident)) * t.run_days * US_PER_DAY).astype(np.int64)
     ts = np.maximum(tk.clock.redraw_hour(rng, ts, country[incident], "weekday"), start[incident])
-    usd = lognormal(
-        rng,
-        t.purchase_median_usd * tk.money.price_level[country[incident]],
-        t.purchase_sigma,
-        len(incident),
-    )
+    at = shop[incident]
+    category = pop.mcc[at]
+    median = np.array([m.median_usd for m in pop.cfg.mccs])[category]
+    sigma = np.array([m.sigma for m in pop.cfg.mccs])[category]
+    level = tk.money.price_level[pop.country[at]] * pop.price[at]
+    usd = lognormal(rng, median * level, sigma, len(incident))
     amount = tk.money.minor_units(usd, country[incident])
     rows.add(
         incident,
