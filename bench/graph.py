@@ -243,9 +243,9 @@ def live(args: argparse.Namespace, console: Console) -> dict:
     if args.reference_bundle is not None:
         result["reference"] = _live(args.reference_bundle, args.data)
     table = Table(title=f"Live decisions on {args.data} (Engine.decide, default budgets)")
-    for column in ("bundle", "decided", "degraded", "of which graph", "inferred", "left out"):
-        table.add_column(column, justify="right")
-    for column in ("inference p50 / p99 µs", "features p50 / p99 µs", "total p50 / p99 µs"):
+    counts = ("bundle", "decided", "degraded", "of which graph", "inferred", "left out")
+    times = ("inference", "features", "total")
+    for column in (*counts, *(f"{t} p50 / p99 µs" for t in times)):
         table.add_column(column, justify="right")
     for name, r in result.items():
         table.add_row(
@@ -257,7 +257,7 @@ def live(args: argparse.Namespace, console: Console) -> dict:
             f"{r['left_out']:,}",
             *(
                 f"{r[key]['p50']:.0f} / {r[key]['p99']:.0f}" if r[key] else "-"
-                for key in ("inference_us", "features_us", "total_us")
+                for key in (f"{t}_us" for t in times)
             ),
         )
     console.print(table)
