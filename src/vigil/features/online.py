@@ -81,7 +81,7 @@ class OnlineFeatures:
         self.blocks = tuple(blocks)
         #: True when the last payment could not reach the state store (decided without it)
         self.state_missing = False
-        #: True when a block left out work on the last payment to keep its live budget
+        #: True when a block left out work on the last payment, or overran, under its live budget
         self.blocks_degraded = False
         self._live_us: int | None = None
         self.roles = tuple(ROLES) if roles is None else tuple(roles)
