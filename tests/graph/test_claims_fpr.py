@@ -3,11 +3,13 @@ definition (threshold read off the honest claims, strictly above it), per fraud 
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from vigil.evaluation.metrics import compute_metrics
-from vigil.graph.claims import fpr_prefix, fpr_table, recall_at_fpr
+from vigil.graph.claims import _recall_of, fpr_prefix, fpr_table, markdown_table, recall_at_fpr
 
 
 def _hand_made() -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
@@ -93,3 +95,16 @@ def test_the_fpr_table_shows_each_model_once_with_graph_or_not():
     assert lines[2].startswith("| lgbm_own | no | 7 days after filing | 0.500 |")
     assert "| 0.625 / 0.750 / 0.500 (1.00%) | 0.125 / 0.250 / 0.000 (0.10%) |" in lines[2]
     assert lines[3].startswith("| geniepath | yes |")
+
+
+def test_an_empty_group_is_null_in_the_json_and_a_dash_in_the_table():
+    """JSON has no NaN: ``json.dumps`` would write a bare NaN that no strict reader accepts."""
+    assert _recall_of(np.array([True, False]), np.array([False, False])) is None
+    row = {"model": "m", "auprc": 0.5, "flagged_share": 0.1}
+    for prefix in ("", "acc_", "f1_"):
+        row |= {f"{prefix}{k}": v for k, v in {"accuracy": 0.96, "precision": 0.5}.items()}
+        row |= {f"{prefix}recall": 0.9, f"{prefix}recall_ring": 0.95, f"{prefix}flagged_share": 0.1}
+        row[f"{prefix}recall_lone"] = None
+    json.loads(json.dumps([row], allow_nan=False))
+    table = markdown_table([row])
+    assert "0.950 / —" in table

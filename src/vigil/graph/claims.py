@@ -1454,8 +1454,9 @@ def linked_at_scoring(history: ClaimsHistory, rows: np.ndarray) -> np.ndarray:
     return (stats[:, 0, 0] > 1) | (stats[:, 1, 2] > 1) | (stats[:, 3, 2] > 1)
 
 
-def _recall_of(flagged: np.ndarray, group: np.ndarray) -> float:
-    return float(flagged[group].mean()) if group.any() else float("nan")
+def _recall_of(flagged: np.ndarray, group: np.ndarray) -> float | None:
+    """None for an empty group: undefined, and written as JSON's null (JSON has no NaN)."""
+    return float(flagged[group].mean()) if group.any() else None
 
 
 def fpr_prefix(target: float) -> str:
@@ -1583,7 +1584,7 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
     for r in rows:
         for prefix, rule in _RULES:
             acc, rec = r[f"{prefix}accuracy"], r[f"{prefix}recall"]
-            split = " / ".join(f"{r[f'{prefix}recall_{g}']:.3f}" for g in groups)
+            split = " / ".join(_share(r[f"{prefix}recall_{g}"]) for g in groups)
             line = (
                 f"| {r['model']} | {r['auprc']:.3f} | {rule} | {acc:.4f} "
                 f"| {r[f'{prefix}precision']:.3f} | {rec:.3f} | {split} "
@@ -1595,8 +1596,8 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _met(accuracy: float, recall: float) -> str:
-    return "yes" if accuracy >= 0.95 and recall >= 0.90 else "no"
+def _met(accuracy: float, recall: float | None) -> str:
+    return "yes" if recall is not None and accuracy >= 0.95 and recall >= 0.90 else "no"
 
 
 def fpr_table(rows: Sequence[Mapping[str, Any]]) -> str:
