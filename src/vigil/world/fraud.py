@@ -510,13 +510,9 @@ def merchant_collusion(
     victim = pop.recruit(rng, country[incident])
     ts = start[incident] + (rng.random(len(incident)) * t.run_days * US_PER_DAY).astype(np.int64)
     ts = np.maximum(tk.clock.redraw_hour(rng, ts, country[incident], "weekday"), start[incident])
-    at = shop[incident]
-    category = pop.mcc[at]
-    median = np.array([m.median_usd for m in pop.cfg.mccs])[category]
-    sigma = np.array([m.sigma for m in pop.cfg.mccs])[category]
-    level = tk.money.price_level[pop.country[at]] * pop.price[at]
-    usd = lognormal(rng, median * level, sigma, len(incident))
-    amount = tk.money.minor_units(usd, country[incident])
+    amount = tk.money.minor_units(
+        pop.tickets_usd(rng, shop[incident], tk.money.price_level), country[incident]
+    )
     rows.add(
         incident,
         ts,

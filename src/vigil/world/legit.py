@@ -109,8 +109,6 @@ class LegitTraffic:
         self.big = pop.merchants(pop.codes_of_group("big"))
         self.hotels = pop.merchants(("7011",))
         self.agents = pop.merchants(("6011",))
-        self.mcc_median = np.array([m.median_usd for m in cfg.mccs])
-        self.mcc_sigma = np.array([m.sigma for m in cfg.mccs])
         self.channel_mix = np.array([cfg.countries[c].channel_mix for c in COUNTRIES])
         self.location = pop.country.copy()
         self.trip_until = np.full(len(pop), NONE, dtype=np.int64)
@@ -230,8 +228,7 @@ class LegitTraffic:
         local_pick = (rng.random(len(payer)) < lc.favourite_share) & ~abroad
         merchant = np.where(local_pick, favourite, self.everyday.draw(rng, where))
         kind = pop.mcc[merchant]
-        median = self.mcc_median[kind] * self.money.price_level[pop.country[merchant]]
-        usd = lognormal(rng, median * pop.price[merchant], self.mcc_sigma[kind], len(payer))
+        usd = pop.tickets_usd(rng, merchant, self.money.price_level)
         channel = _pick(
             rng, (CARD, WALLET, QR), self.channel_mix[pop.country[merchant]], len(payer)
         )

@@ -116,8 +116,7 @@ class Population:
     def merchants(self, codes: tuple[str, ...]) -> AccountSampler:
         """A sampler over merchants of the given MCCs, weighted by popularity (cached)."""
         if codes not in self._samplers:
-            wanted = np.isin(np.array([m.code for m in self.cfg.mccs]), codes)
-            members = np.flatnonzero((self.kind == MERCHANT) & wanted[np.maximum(self.mcc, 0)])
+            members = np.flatnonzero((self.kind == MERCHANT) & self._sells(codes))
             weight = np.array([m.weight or 1.0 for m in self.cfg.mccs])[self.mcc[members]]
             share = weight / self._mcc_count(members)
             self._samplers[codes] = AccountSampler(
@@ -131,6 +130,22 @@ class Population:
         key = self.country[members] * len(self.cfg.mccs) + self.mcc[members]
         _, inverse, count = np.unique(key, return_inverse=True, return_counts=True)
         return count[inverse]
+
+    def _sells(self, codes: tuple[str, ...]) -> np.ndarray:
+        """Which accounts are merchants of one of the MCCs ``codes``."""
+        wanted = np.isin(np.array([m.code for m in self.cfg.mccs]), codes)
+        return wanted[np.maximum(self.mcc, 0)] & (self.mcc >= 0)
+
+    def tickets_usd(
+        self, rng: np.random.Generator, merchant: np.ndarray, price_level: np.ndarray
+    ) -> np.ndarray:
+        """What a purchase at each ``merchant`` costs, in US dollars: its category's log-normal
+        ticket (median and spread) at its country's ``price_level`` and its own price."""
+        kind = self.mcc[merchant]
+        median = np.array([m.median_usd for m in self.cfg.mccs])[kind]
+        median = median * price_level[self.country[merchant]]
+        sigma = np.array([m.sigma for m in self.cfg.mccs])[kind]
+        return lognormal(rng, median * self.price[merchant], sigma, len(merchant))
 
     def codes_of_group(self, *groups: str) -> tuple[str, ...]:
         return tuple(m.code for m in self.cfg.mccs if m.group in groups)
@@ -160,8 +175,7 @@ class Population:
         old_enough = self.created_at <= self.start_us - min_age_days * US_PER_DAY
         of_kind = self.kind == kind
         if codes is not None:
-            wanted = np.isin(np.array([m.code for m in self.cfg.mccs]), codes)
-            of_kind &= wanted[np.maximum(self.mcc, 0)] & (self.mcc >= 0)
+            of_kind &= self._sells(codes)
         mine = of_kind & old_enough
         sleeping = self.active_from == NEVER
         if dormant:
