@@ -40,6 +40,7 @@ from rich.table import Table
 
 from vigil.engine.replay import replay
 from vigil.evaluation.metrics import threshold_at_fpr
+from vigil.graph.account_features import rented_shops
 from vigil.models.bundle import ModelBundle
 from vigil.models.train import train_bundle
 from vigil.world.presets import crew_rings
@@ -108,11 +109,7 @@ def ring_rows(data: Path, run: Path, fpr: float) -> pl.DataFrame:
     mules = txns.filter(
         pl.col("typology").is_in(RING_TYPOLOGIES) & pl.col("mcc").is_null() & ~cash
     ).get_column("payee_id")
-    sales = txns.filter(
-        (pl.col("typology") == "merchant_collusion") & pl.col("mcc").is_not_null() & ~cash
-    )
-    paid = sales.get_column("payee_id").implode()
-    shops = sales.filter(~pl.col("payer_id").is_in(paid)).get_column("payee_id")
+    shops = rented_shops(txns)
     part = (
         pl.when(pl.col("channel") == "cash_out")
         .then(pl.lit("cash withdrawal"))

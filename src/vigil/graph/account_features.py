@@ -210,6 +210,21 @@ def aggregate_names() -> list[str]:
 # -- labels -----------------------------------------------------------------------------------
 
 
+def rented_shops(frame: pl.DataFrame) -> pl.Series:
+    """The shops rented for a :data:`SHOP_RECEIVES` typology: the payees of its purchases whose
+    payer is not itself paid at one. Victims pay rented shops; the crew's check of a shop is the
+    shop paying another, honest, merchant, so a purchase whose payer victims pay is a check."""
+    channel = pl.col("channel")
+    sales = frame.filter(
+        pl.col("typology").is_in(list(SHOP_RECEIVES)).fill_null(False)
+        & pl.col("mcc").is_not_null()
+        & (channel != _CASH_IN)
+        & (channel != _CASH_OUT)
+    )
+    paid = sales.get_column("payee_id").implode()
+    return sales.filter(~pl.col("payer_id").is_in(paid)).get_column("payee_id").unique()
+
+
 def bad_accounts(frame: pl.DataFrame) -> pl.DataFrame:
     """One row per account that some fraud label names bad: ``account_id``, ``known_at`` (the
     first such label's ``label_ts``), ``active_at`` (its first bad payment's ``ts``) and the
@@ -245,11 +260,7 @@ def bad_accounts(frame: pl.DataFrame) -> pl.DataFrame:
     cash_out = pl.col("channel") == _CASH_OUT
     merchant = pl.col("mcc").is_not_null() & ~cash_in & ~cash_out
     transfer = ~cash_in & ~cash_out & ~merchant
-    # rented shops are paid by victims; the crew's check of a shop is the shop itself paying
-    # another (honest) merchant, so a purchase whose payer is paid by victims is a check
-    sales = rows.filter(merchant & pl.col("shop_receives"))
-    paid = sales.get_column("payee_id").implode()
-    shops = set(sales.filter(~pl.col("payer_id").is_in(paid)).get_column("payee_id").to_list())
+    shops = set(rented_shops(rows).to_list())
     # payees of fraud transfers (mules, collectors, laundering receivers), of cash deposits and
     # of purchases at rented shops
     payees = rows.filter(
