@@ -70,11 +70,9 @@ class GraphSignals:
     """The signals of :data:`SIGNALS` whose features a vector of ``names`` holds."""
 
     def __init__(self, names: Sequence[str], rates: Mapping[str, Mapping[str, Any]]):
-        where = {name: i for i, name in enumerate(names)}
         self._signals = [
-            (s, tuple(where[f] for f in s.features), float(rates.get(s.code, {}).get("rate", 0.0)))
-            for s in SIGNALS
-            if all(f in where for f in s.features)
+            (s, positions, float(rates.get(s.code, {}).get("rate", 0.0)))
+            for s, positions in _present(names)
         ]
 
     @classmethod
@@ -104,17 +102,24 @@ def signal_rates(
     Called on the training rows the graph block was *not* fitted on, so that the rates are what
     the signals will mean live, not what they meant on the data that shaped them.
     """
-    where = {name: i for i, name in enumerate(names)}
     rates = {}
-    for signal in SIGNALS:
-        if not all(f in where for f in signal.features):
-            continue
-        total = matrix[:, [where[f] for f in signal.features]].sum(axis=1)
+    for signal, positions in _present(names):
+        total = matrix[:, list(positions)].sum(axis=1)
         fired = total >= signal.at_least  # NaN compares False
         count = int(fired.sum())
         rate = float(labels[fired].mean()) if count else 0.0
         rates[signal.code] = {"fired": count, "rate": round(rate, 4)}
     return rates
+
+
+def _present(names: Sequence[str]) -> list[tuple[Signal, tuple[int, ...]]]:
+    """The signals whose features all are among ``names``, with their positions there."""
+    where = {name: i for i, name in enumerate(names)}
+    return [
+        (s, tuple(where[f] for f in s.features))
+        for s in SIGNALS
+        if all(f in where for f in s.features)
+    ]
 
 
 def _total(vector: Sequence[float], positions: tuple[int, ...]) -> float:

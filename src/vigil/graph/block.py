@@ -409,7 +409,7 @@ class GraphBlock:
             return score, PRECOMPUTED
         budget = self.budget_us
         if budget is not None and (time.perf_counter_ns() - began) // 1_000 >= budget:
-            if node is not None and node < len(self.slots) and self.slots[node]:
+            if self._has_edges(node):
                 self.skipped += 1
                 self.degraded = True
             return _NAN, MISSING
@@ -427,7 +427,7 @@ class GraphBlock:
     def infer(self, node: int | None, now: int) -> float | None:
         """GeniePath's probability for one node, sampled from the live neighbour lists as of
         ``now``; None when the node has no edge yet."""
-        if node is None or node >= len(self.slots) or not self.slots[node]:
+        if not self._has_edges(node):
             return None
         began = time.perf_counter_ns()
         n_id, source, target, edges, reverse = self.sample(node)
@@ -437,6 +437,10 @@ class GraphBlock:
         self.inferred += 1
         self.inference_us.append((time.perf_counter_ns() - began) // 1_000)
         return 1.0 / (1.0 + math.exp(-logit))
+
+    def _has_edges(self, node: int | None) -> bool:
+        """Whether ``node`` has an edge in the graph yet (and so a neighbourhood to score)."""
+        return node is not None and node < len(self.slots) and bool(self.slots[node])
 
     def sample(self, seed: int) -> tuple[np.ndarray, ...]:
         """One tree around ``seed`` as :class:`NeighborSampler` draws it with ``"recent"``:
